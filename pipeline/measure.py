@@ -1,0 +1,96 @@
+"""Re-measure a ``spine-geometry/1`` result (e.g. after correcting a point by hand), or compare two.
+
+    python -m pipeline.measure RESULT.json [--compare OTHER.json] [--out OUT.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from pipeline.files import atomic_write_json
+from pipeline.measures import MeasureOptions, compare, measure_spine
+from pipeline.result import SpineResult, read_result, to_dict
+
+MEASURE_PREFIX = "measure: "
+
+
+def measure_result(result: SpineResult, opts: MeasureOptions = MeasureOptions()) -> SpineResult:
+    """The result with fresh measurements; earlier measurement warnings replaced, other warnings kept."""
+    measurements, warnings = measure_spine(result.spine, image_height=result.image.height, opts=opts)
+    kept = tuple(w for w in result.warnings if not w.startswith(MEASURE_PREFIX))
+    return result.with_(measurements=measurements, warnings=kept + tuple(MEASURE_PREFIX + w for w in warnings))
+
+
+def _fmt(value, digits: int = 1) -> str:
+    return "-" if value is None else (f"{value:.{digits}f}" if isinstance(value, float) else str(value))
+
+
+def format_table(result: SpineResult) -> str:
+    """A readable summary of a result's measurements."""
+    m, units = result.measurements, result.measurements.get("units", "px")
+    lines = [f"{result.image.path}  view {result.image.view}  units {units}"]
+    for curve in m.get("cobb") or []:
+        lines.append(
+            f"  Cobb {curve['angle_deg']:5.1f} deg  {curve['upper']}-{curve['lower']}  apex {curve['apex']}  "
+            f"{curve['region']}  convex image-{curve['direction']}"
+        )
+    if m.get("aasce_cobb_deg"):
+        lines.append("  AASCE Cobb (angles.csv order): " + ", ".join(f"{a:.1f}" for a in m["aasce_cobb_deg"]))
+    for key in ("lumbar_lordosis_deg", "thoracic_kyphosis_deg", "sacral_slope_deg", "cervical_lordosis_deg"):
+        if m.get(key) is not None:
+            lines.append(f"  {key.replace('_deg', '').replace('_', ' ')}: {m[key]:.1f} deg")
+    if m.get("per_vertebra"):
+        lines.append("  level   h_ant  h_mid  h_post  h_left h_right  wedge  tilt  genant")
+        for level, v in m["per_vertebra"].items():
+            cells = [_fmt(v[k]) for k in ("height_anterior", "height_middle", "height_posterior", "height_left", "height_right", "wedge_deg", "tilt_deg", "genant_grade")]
+            lines.append(f"  {level:6s}" + "".join(f"{c:>7s}" for c in cells))
+    if m.get("per_disc"):
+        lines.append("  disc      angle  slip%  Meyerding")
+        for name, d in m["per_disc"].items():
+            lines.append(f"  {name:8s}{_fmt(d['angle_deg']):>7s}{_fmt(d['slip_percent']):>7s}{_fmt(d['meyerding_grade']):>7s}")
+    lines += [f"  warning: {w}" for w in result.warnings]
+    return "\n".join(lines)
+
+
+def format_comparison(diff: dict) -> str:
+    lines = [f"  {key:55s} {d['earlier']:9.2f} -> {d['later']:9.2f}  ({d['change']:+.2f})" for key, d in diff["differences"].items() if abs(d["change"]) > 1e-9]
+    lines += [f"  FLAG: {flag}" for flag in diff["flags"]]
+    return "\n".join(lines) if lines else "  no differences"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m pipeline.measure", description=__doc__.strip().splitlines()[0])
+    parser.add_argument("result", help="a spine-geometry/1 JSON file (written by pipeline.infer, possibly edited by hand)")
+    parser.add_argument("--compare", metavar="OTHER", help="an earlier result of the same patient: print RESULT - OTHER for every measurement and flag Cobb changes >= 5 deg")
+    parser.add_argument("--out", metavar="OUT", help="write the re-measured result (and the comparison, if any) to this JSON file instead of printing a table")
+    parser.add_argument("--min-curve-deg", type=float, default=5.0, help="smallest secondary Cobb curve to report (default 5)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    opts = MeasureOptions(min_curve_deg=args.min_curve_deg)
+    try:
+        result = measure_result(read_result(args.result), opts)
+        other = measure_result(read_result(args.compare), opts) if args.compare else None
+    except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError) as exc:
+        print(f"error: cannot read result: {exc}", file=sys.stderr)
+        return 2
+    diff = compare(other.measurements, result.measurements) if other else None
+    if args.out:
+        payload = to_dict(result)
+        if diff is not None:
+            payload["comparison"] = {"earlier": args.compare, **diff}
+        atomic_write_json(args.out, payload)
+        print(f"wrote {args.out}")
+    else:
+        print(format_table(result))
+        if diff is not None:
+            print(f"\nchanges since {args.compare}:\n" + format_comparison(diff))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

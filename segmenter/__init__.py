@@ -1,0 +1,1 @@
+"""segmenter stage."""

@@ -1,0 +1,54 @@
+"""Shared fixtures: where the real data is (tests that need it skip cleanly without it), phantoms."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+os.environ.setdefault("SPINE_CACHE_DIR", str(ROOT / ".pytest-cache-dir"))
+
+import pipeline  # noqa: E402,F401  (sets the offline switches before anything else imports ultralytics)
+
+
+def data_root() -> Path | None:
+    """$SPINE_DATA, else ../shared/data beside the checkout; None when absent."""
+    candidates = [os.environ.get("SPINE_DATA"), ROOT.parent / "shared" / "data"]
+    for candidate in candidates:
+        if candidate and Path(candidate).is_dir():
+            return Path(candidate)
+    return None
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    root = data_root()
+    if root is None:
+        pytest.skip("real data not available (set SPINE_DATA or provide ../shared/data)")
+    return root
+
+
+@pytest.fixture(scope="session")
+def aasce_root(shared_data: Path) -> Path:
+    path = shared_data / "aasce2019_boostnet" / "boostnet_labeldata"
+    if not path.is_dir():
+        pytest.skip(f"{path} not available")
+    return path
+
+
+@pytest.fixture(scope="session")
+def ap_phantom():
+    from pipeline.phantom import PhantomSpec, make_phantom
+
+    return make_phantom(PhantomSpec(view="AP", seed=11, cobb_deg=35, height_px=768))
+
+
+@pytest.fixture(scope="session")
+def lat_phantom():
+    from pipeline.phantom import PhantomSpec, make_phantom
+
+    return make_phantom(PhantomSpec(view="LAT", seed=12, height_px=768, wedges={"L1": 0.3}, slips={"L4": 30.0}))

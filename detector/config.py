@@ -1,0 +1,78 @@
+"""Detector stage configuration (``configs/detector.yaml``), validated at load time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pipeline.config import ConfigError
+from pipeline.datasets.sources import DataConfig
+from pipeline.priors import PriorsConfig
+
+# Median size of the Roboflow boxes over tight boxes from AASCE corners, measured on the 436 films both sets
+# share (6,499 matched boxes): width x1.185, height x1.271. 'shrink' divides them out about the box centre.
+ROBOFLOW_BOX_SCALE = (1.185, 1.271)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """arch: an ultralytics model yaml (built from scratch, never downloaded). imgsz: the long side the film is
+    resized to, px. classes: one 'vertebra' class, or one class per level of ``priors.expected_levels``."""
+
+    arch: str = "yolo11n.yaml"
+    imgsz: int = 640
+    classes: Literal["single", "per_level"] = "single"
+
+    def validate(self) -> None:
+        if self.imgsz % 32 or self.imgsz < 64:
+            fixed = max(64, 32 * round(self.imgsz / 32))
+            raise ConfigError(f"model.imgsz={self.imgsz} must be a multiple of 32 (the network's stride); use {fixed}")
+        if not self.arch.endswith(".yaml"):
+            raise ConfigError(f"model.arch={self.arch!r}: give a model yaml such as yolo11n.yaml (no downloaded weights)")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 40
+    batch: int = 16
+    patience: int = 15
+    lr0: float = 0.01
+    device: str = "cpu"
+    workers: int = 0
+    seed: int = 0
+    cache: bool = True
+    rect: bool = False
+    mosaic: float = 1.0
+    close_mosaic: int = 5
+    fliplr: float = 0.5
+    degrees: float = 5.0
+    scale: float = 0.3
+    max_train_images: int | None = None
+    max_val_images: int | None = None
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    """How annotations become an ultralytics dataset. roboflow_boxes: 'shrink' (to tight-box scale), 'raw', 'drop'."""
+
+    roboflow_boxes: Literal["shrink", "raw", "drop"] = "shrink"
+    folder: str = "cache/detector_data"
+
+
+@dataclass(frozen=True)
+class PredictConfig:
+    conf: float = 0.05
+    iou: float = 0.6
+    max_det: int = 80
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    name: str = "detector"
+    output: str = "runs"
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    export: ExportConfig = field(default_factory=ExportConfig)
+    predict: PredictConfig = field(default_factory=PredictConfig)
+    priors: PriorsConfig = field(default_factory=PriorsConfig)

@@ -1,0 +1,89 @@
+"""Canonical annotations -> an ultralytics dataset (images, labels, data.yaml), generated, never kept by hand.
+
+Films are stored as 8-bit grey PNGs with their long side at ``model.imgsz``
+(the detector sees a downscaled film; boxes are normalised, so they need no
+change). Box labels: tight boxes from corners or masks; Roboflow's loose
+boxes shrunk to tight-box scale, kept raw, or dropped (``export.roboflow_boxes``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+from detector.config import ROBOFLOW_BOX_SCALE, DetectorConfig
+from pipeline.datasets.annotation import Annotation
+from pipeline.geometry import Box
+from pipeline.radiograph import read_radiograph
+
+
+def class_names(cfg: DetectorConfig) -> list[str]:
+    return ["vertebra"] if cfg.model.classes == "single" else list(cfg.priors.expected_levels)
+
+
+def label_lines(ann: Annotation, cfg: DetectorConfig) -> list[str] | None:
+    """YOLO label lines ``class cx cy w h`` (normalised) of one film; None when the film cannot serve this config."""
+    per_level = cfg.model.classes == "per_level"
+    if not ann.boxes_tight and (cfg.export.roboflow_boxes == "drop" or per_level):
+        return None
+    names = class_names(cfg)
+    lines = []
+    for v in ann.spine.vertebrae:
+        box = v.box
+        if not ann.boxes_tight and cfg.export.roboflow_boxes == "shrink":
+            box = Box.from_cxcywh(*box.center, box.width / ROBOFLOW_BOX_SCALE[0], box.height / ROBOFLOW_BOX_SCALE[1])
+        if per_level and v.level not in names:
+            continue
+        cls = names.index(v.level) if per_level else 0
+        cx, cy = box.center
+        w, h = min(box.width, ann.width), min(box.height, ann.height)
+        cx, cy = float(np.clip(cx, 0, ann.width)), float(np.clip(cy, 0, ann.height))
+        lines.append(f"{cls} {cx / ann.width:.6f} {cy / ann.height:.6f} {w / ann.width:.6f} {h / ann.height:.6f}")
+    return lines
+
+
+def downscaled(path: str, long_side: int) -> np.ndarray:
+    """The film as uint8 grey with its long side resized to ``long_side`` px (aspect kept)."""
+    pixels = read_radiograph(path).pixels
+    scale = long_side / max(pixels.shape)
+    size = (max(1, round(pixels.shape[1] * scale)), max(1, round(pixels.shape[0] * scale)))
+    small = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    return np.round(np.clip(small, 0, 1) * 255).astype(np.uint8)
+
+
+def _key(train: Sequence[Annotation], val: Sequence[Annotation], cfg: DetectorConfig) -> str:
+    recipe = json.dumps([cfg.model.imgsz, cfg.model.classes, cfg.export.roboflow_boxes, list(cfg.priors.expected_levels),
+                         [a.image for a in train], [a.image for a in val]])
+    return hashlib.sha1(recipe.encode()).hexdigest()[:12]
+
+
+def export_dataset(train: Sequence[Annotation], val: Sequence[Annotation], cfg: DetectorConfig, folder: Path | None = None) -> Path:
+    """Write (or reuse) the dataset for these annotations; returns the path of its data.yaml."""
+    root = (folder or cfg.data.repo_path(cfg.export.folder)) / _key(train, val, cfg)
+    data_yaml = root / "data.yaml"
+    if data_yaml.exists():
+        return data_yaml
+    counts = {}
+    for split, anns in (("train", train), ("val", val)):
+        (root / "images" / split).mkdir(parents=True, exist_ok=True)
+        (root / "labels" / split).mkdir(parents=True, exist_ok=True)
+        counts[split] = 0
+        for k, ann in enumerate(anns):
+            lines = label_lines(ann, cfg)
+            if not lines:
+                continue
+            stem = f"{k:05d}_{ann.source}"
+            cv2.imwrite(str(root / "images" / split / f"{stem}.png"), downscaled(ann.image, cfg.model.imgsz))
+            (root / "labels" / split / f"{stem}.txt").write_text("\n".join(lines) + "\n")
+            counts[split] += 1
+    names = class_names(cfg)
+    text = (f"path: {root}\ntrain: images/train\nval: images/val\nchannels: 1\nnc: {len(names)}\n"
+            f"names: {json.dumps(names)}\n")
+    (root / "counts.json").write_text(json.dumps(counts))
+    data_yaml.write_text(text)
+    return data_yaml

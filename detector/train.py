@@ -1,0 +1,138 @@
+"""Train the detector: ``python -m detector.train --config configs/detector.yaml [--set key=value ...]``.
+
+Writes ``<output>/<name>/model`` (a self-describing model folder) and the
+ultralytics run beside it. Re-running an interrupted run resumes it from its
+last checkpoint.
+"""
+
+from __future__ import annotations
+
+import pipeline  # noqa: F401  (offline switches first)
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import yaml
+
+from detector.config import DetectorConfig
+from detector.data import class_names, export_dataset
+from detector.model import trainer_model
+from pipeline import config as configlib
+from pipeline.datasets.annotation import Annotation
+from pipeline.datasets.sources import aasce_annotations, aasce_split, phantom_annotations, roboflow_annotations, seed_annotations
+from pipeline.modelfolder import save_model_folder
+
+
+@dataclass
+class TrainResult:
+    folder: Path
+    metrics: dict
+
+
+def detector_sets(cfg: DetectorConfig) -> tuple[list[Annotation], list[Annotation], dict]:
+    """(train, val, description): AASCE by the saved patient split, Roboflow (never a validation patient, never a
+    challenge film), phantoms and seed-format films for training. Without real data, held-out phantoms validate."""
+    aasce = aasce_annotations(cfg.data)
+    split = aasce_split(cfg.data) if aasce else None
+    a_train, a_val = split.apply(aasce) if split else ([], [])
+    roboflow = [a for a in roboflow_annotations(cfg.data, split) if cfg.export.roboflow_boxes != "drop"]
+    phantoms = phantom_annotations(cfg.data)
+    train = a_train + roboflow + phantoms + seed_annotations(cfg.data)
+    val = a_val or phantom_annotations(cfg.data, count=max(2, cfg.data.phantoms // 5), seed_offset=100_000)
+    if cfg.train.max_train_images:
+        train = train[:: max(1, len(train) // cfg.train.max_train_images)][: cfg.train.max_train_images]
+    if cfg.train.max_val_images:
+        val = val[: cfg.train.max_val_images]
+    described = {"train": {"aasce": len(a_train), "roboflow": len(roboflow), "phantoms": len(phantoms), "total": len(train)},
+                 "val": {"source": "aasce patient split" if a_val else "held-out phantoms", "films": len(val)},
+                 "split_file": cfg.data.split_file, "label_policy": cfg.data.label_policy,
+                 "roboflow_boxes": cfg.export.roboflow_boxes}
+    return train, val, described
+
+
+def _ultralytics_args(cfg: DetectorConfig, data_yaml: Path, run_dir: Path) -> dict:
+    t = cfg.train
+    return dict(
+        data=str(data_yaml), epochs=t.epochs, imgsz=cfg.model.imgsz, batch=t.batch, device=t.device, workers=t.workers,
+        seed=t.seed, deterministic=False, cache="ram" if t.cache else False, rect=t.rect, mosaic=t.mosaic,
+        close_mosaic=t.close_mosaic, fliplr=t.fliplr, degrees=t.degrees, scale=t.scale, lr0=t.lr0, patience=t.patience,
+        hsv_h=0.0, hsv_s=0.0, hsv_v=0.3, amp=False, plots=False, pretrained=False, project=str(run_dir), name="yolo",
+        exist_ok=True, verbose=False, val=True,
+    )
+
+
+def _run_ultralytics(cfg: DetectorConfig, data_yaml: Path, run_dir: Path) -> Path:
+    """Train (or resume) with ultralytics; returns the best checkpoint's path."""
+    weights = run_dir / "yolo" / "weights"
+    last = weights / "last.pt"
+    if last.exists() and not (weights / "done").exists():
+        try:
+            trainer_model(str(last)).train(resume=True)
+        except (AssertionError, FileNotFoundError):  # finished or unusable checkpoint: start afresh
+            trainer_model(cfg.model.arch).train(**_ultralytics_args(cfg, data_yaml, run_dir))
+    else:
+        trainer_model(cfg.model.arch).train(**_ultralytics_args(cfg, data_yaml, run_dir))
+    (weights / "done").touch()
+    return weights / "best.pt" if (weights / "best.pt").exists() else last
+
+
+def checkpoint_state(path: Path) -> tuple[dict, dict]:
+    """(state dict, model yaml) of an ultralytics checkpoint this run wrote itself (a trusted pickle)."""
+    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    model = (ckpt.get("ema") or ckpt["model"]).float()
+    return model.state_dict(), dict(model.yaml)
+
+
+def train(cfg: DetectorConfig) -> TrainResult:
+    from detector.evaluate import evaluate_detector
+    from detector.predict import Detector
+
+    run_dir = Path(cfg.output) / cfg.name
+    train_set, val_set, described = detector_sets(cfg)
+    if not train_set:
+        raise RuntimeError("no training films: point data.root at the shared data or set data.phantoms > 0")
+    data_yaml = export_dataset(train_set, val_set, cfg)
+    best = _run_ultralytics(cfg, data_yaml, run_dir)
+    state, model_yaml = checkpoint_state(best)
+    folder = run_dir / "model"
+    meta = {
+        "stage": "detector", "format": "spine-detector/1", "classes": class_names(cfg),
+        "input": {"channels": 1, "imgsz": cfg.model.imgsz, "intensity": "grey in [0, 1], bone bright, 8-bit quantised",
+                  "resize": "long side to imgsz, aspect kept, padded right/bottom to a multiple of 32 with 114/255"},
+        "output": "boxes xyxy in original image px, scores; levels named by pipeline.priors",
+        "predict": {"conf": cfg.predict.conf, "iou": cfg.predict.iou, "max_det": cfg.predict.max_det},
+        "trained_on": described,
+    }
+    save_model_folder(folder, state, cfg, meta)
+    (folder / "model.yaml").write_text(yaml.safe_dump(model_yaml, sort_keys=False))
+    metrics = evaluate_detector(Detector.load(folder), val_set, cfg.priors)
+    from pipeline.modelfolder import update_meta
+
+    update_meta(folder, validation=metrics)
+    return TrainResult(folder, metrics)
+
+
+def parse_args(argv: list[str] | None):
+    parser = argparse.ArgumentParser(prog="python -m detector.train", description="Train the vertebra detector.")
+    parser.add_argument("--config", default="configs/detector.yaml", help="stage config YAML (default configs/detector.yaml)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one config key, e.g. train.epochs=5 (repeatable)")
+    parser.add_argument("--override", help="an ablation override file: only the keys it changes")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    extra = configlib.read_yaml(args.override).get("overrides", {}) if args.override else None
+    cfg = configlib.load(DetectorConfig, args.config, args.set, extra)
+    result = train(cfg)
+    print(f"model folder: {result.folder}")
+    print(json.dumps(result.metrics, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""Count and ordering priors on synthetic boxes: missing, false positive, duplicate, extra level, no spine."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pipeline.geometry import AASCE_LEVELS, Box
+from pipeline.priors import Detection, PriorsConfig, apply_priors
+
+
+def column(n: int = 17, curve: float = 0.0, top: float = 100.0) -> list[Detection]:
+    """n vertebra boxes down a gently curved column, growing caudally, scores 0.9."""
+    out, y = [], top
+    for k in range(n):
+        h, w = 28 + k, 50 + 2 * k
+        x = 300 + curve * np.sin(np.pi * k / (n - 1))
+        out.append(Detection(Box.from_cxcywh(x, y + h / 2, w, h), 0.9))
+        y += 1.3 * h
+    return out
+
+
+def test_clean_column_is_named_t1_to_l5():
+    spine, warnings = apply_priors(column(curve=60))
+    assert spine.levels == AASCE_LEVELS and not warnings
+    assert not any(v.inferred for v in spine.vertebrae)
+
+
+def test_missing_vertebra_is_inferred_in_its_place():
+    dets = column()
+    truth = dets.pop(8)
+    spine, warnings = apply_priors(dets)
+    assert spine.levels == AASCE_LEVELS
+    inferred = [v for v in spine.vertebrae if v.inferred]
+    assert len(inferred) == 1 and inferred[0].level == AASCE_LEVELS[8]
+    assert inferred[0].box.iou(truth.box) > 0.6 and inferred[0].score == 0.0
+    assert any("inferred" in w for w in warnings)
+
+
+def test_rib_like_false_positive_is_dropped_and_duplicate_merged():
+    dets = column()
+    rib = Detection(Box.from_cxcywh(420, dets[5].box.center[1] + 5, 60, 25), 0.8)
+    duplicate = Detection(Box(*(np.asarray(dets[10].box.as_list()) + [3, 2, 3, 2])), 0.7)
+    skull = Detection(Box(250, 0, 360, 60), 0.6)
+    spine, warnings = apply_priors(dets + [rib, duplicate, skull])
+    assert spine.levels == AASCE_LEVELS
+    assert all(abs(v.box.center[0] - 300) < 5 for v in spine.vertebrae)
+    assert any("dropped" in w for w in warnings)
+
+
+def test_l6_case_yields_18_levels_with_a_warning():
+    spine, warnings = apply_priors(column(18))
+    assert len(spine) == 18 and spine.levels[-2:] == ("L5", "L6")
+    assert any("18 vertebrae" in w and "L6" in w for w in warnings)
+    spine, _ = apply_priors(column(18), PriorsConfig(extra_level="T13"))
+    assert spine.levels[12] == "T13"
+
+
+def test_short_chain_is_named_from_the_top_with_a_warning():
+    spine, warnings = apply_priors(column(16))
+    assert spine.levels == AASCE_LEVELS[:16] and any("16 vertebrae" in w for w in warnings)
+
+
+def test_no_spine_says_so():
+    spine, warnings = apply_priors([Detection(Box(0, 0, 10, 10), 0.9)])
+    assert len(spine) == 0 and any("no spine" in w for w in warnings)
+    spine, warnings = apply_priors([])
+    assert len(spine) == 0
+
+
+def test_priors_off_keeps_raw_order():
+    dets = column()
+    rib = Detection(Box.from_cxcywh(420, dets[5].box.center[1] + 5, 60, 25), 0.8)
+    spine, _ = apply_priors(dets + [rib], PriorsConfig(enabled=False))
+    assert len(spine) == 18  # the rib stays in without the chain prior
+
+
+def test_per_level_scores_name_the_chain():
+    dets = column(15)
+    levels = tuple(f"T{i}" for i in range(1, 13)) + tuple(f"L{i}" for i in range(1, 6))
+    scored = []
+    for k, d in enumerate(dets):  # the film shows T3..L5: the detector's classes say so
+        p = np.full(len(levels), 0.01)
+        p[k + 2] = 0.9
+        scored.append(Detection(d.box, d.score, p, levels))
+    spine, _ = apply_priors(scored)
+    assert spine.levels[0] == "T3" and spine.levels[-1] == "L5"
+
+
+def test_config_validation():
+    from pipeline.config import ConfigError, build
+
+    with pytest.raises(ConfigError, match="cranial to caudal"):
+        build(PriorsConfig, {"expected_levels": ["L5", "T1"]})

@@ -60,7 +60,7 @@ def _ultralytics_args(cfg: DetectorConfig, data_yaml: Path, run_dir: Path) -> di
         data=str(data_yaml), epochs=t.epochs, imgsz=cfg.model.imgsz, batch=t.batch, device=t.device, workers=t.workers,
         seed=t.seed, deterministic=False, cache="ram" if t.cache else False, rect=t.rect, mosaic=t.mosaic,
         close_mosaic=t.close_mosaic, fliplr=t.fliplr, degrees=t.degrees, scale=t.scale, lr0=t.lr0, patience=t.patience,
-        hsv_h=0.0, hsv_s=0.0, hsv_v=0.3, amp=False, plots=False, pretrained=False, project=str(run_dir), name="yolo",
+        hsv_h=0.0, hsv_s=0.0, hsv_v=0.3, amp=False, plots=False, pretrained=False, project=str(run_dir.resolve()), name="yolo",
         exist_ok=True, verbose=False, val=True,
     )
 
@@ -91,7 +91,7 @@ def train(cfg: DetectorConfig) -> TrainResult:
     from detector.evaluate import evaluate_detector
     from detector.predict import Detector
 
-    run_dir = Path(cfg.output) / cfg.name
+    run_dir = (Path(cfg.output) / cfg.name).resolve()
     train_set, val_set, described = detector_sets(cfg)
     if not train_set:
         raise RuntimeError("no training films: point data.root at the shared data or set data.phantoms > 0")

@@ -122,3 +122,22 @@ def phantom_annotations(cfg: DataConfig, count: int | None = None, seed_offset: 
 
 def seed_annotations(cfg: DataConfig) -> list[Annotation]:
     return load_seed(cfg.repo_path(cfg.seed_dir)) if cfg.seed_dir else []
+
+
+def crop_stage_sets(data_cfg, max_train: int | None = None, max_val: int | None = None) -> tuple[list[Annotation], list[Annotation], dict]:
+    """(train, val, description) films with corners for the crop stages: AASCE by the saved patient split plus
+    phantoms (and seed-format films) for training; held-out phantoms validate when there is no real data."""
+    aasce = aasce_annotations(data_cfg)
+    split = aasce_split(data_cfg) if aasce else None
+    a_train, a_val = split.apply(aasce) if split else ([], [])
+    phantoms = phantom_annotations(data_cfg)
+    train = a_train + phantoms + seed_annotations(data_cfg)
+    val = a_val or phantom_annotations(data_cfg, count=max(2, data_cfg.phantoms // 5), seed_offset=100_000)
+    if max_train:
+        train = train[:: max(1, len(train) // max_train)][:max_train]
+    if max_val:
+        val = val[:max_val]
+    described = {"train": {"aasce": len(a_train), "phantoms": len(phantoms), "films": len(train)},
+                 "val": {"source": "aasce patient split" if a_val else "held-out phantoms", "films": len(val)},
+                 "split_file": data_cfg.split_file, "label_policy": data_cfg.label_policy}
+    return train, val, described

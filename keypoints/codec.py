@@ -1,0 +1,57 @@
+"""Corner target representations, kept out of the network: encode corners for training, decode raw outputs.
+
+Corners are (..., 4, 2) crop px in the declared order (SL, SR, IL, IR).
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+class RegressionCodec:
+    """Corners <-> 8 numbers in [-1, 1] (crop px scaled by the crop side)."""
+
+    def __init__(self, size: int):
+        self.size = size
+
+    def encode(self, corners: torch.Tensor) -> torch.Tensor:
+        """(..., 4, 2) crop px -> (..., 8)."""
+        return (corners / (self.size - 1) * 2 - 1).flatten(-2)
+
+    def decode(self, raw: torch.Tensor) -> torch.Tensor:
+        """(..., 8) -> (..., 4, 2) crop px."""
+        return ((raw.unflatten(-1, (4, 2)) + 1) / 2) * (self.size - 1)
+
+
+class HeatmapCodec:
+    """Corners <-> 4 Gaussian heatmaps (S x S); decoding is the soft-argmax (the heatmap's centre of mass).
+
+    A network's raw maps are first turned into weights with a spatial softmax (``beta`` sharpens it).
+    """
+
+    def __init__(self, size: int, sigma: float = 2.0, beta: float = 1.0):
+        self.size, self.sigma, self.beta = size, sigma, beta
+        grid = torch.arange(size, dtype=torch.float32)
+        self.ys, self.xs = torch.meshgrid(grid, grid, indexing="ij")
+
+    def encode(self, corners: torch.Tensor) -> torch.Tensor:
+        """(..., 4, 2) crop px -> (..., 4, S, S) Gaussian heatmaps, peak 1."""
+        x = corners[..., 0, None, None]
+        y = corners[..., 1, None, None]
+        return torch.exp(-((self.xs.to(corners) - x) ** 2 + (self.ys.to(corners) - y) ** 2) / (2 * self.sigma**2))
+
+    def expectation(self, weights: torch.Tensor) -> torch.Tensor:
+        """Centre of mass of non-negative maps (..., 4, S, S) -> (..., 4, 2) crop px."""
+        weights = weights / weights.sum(dim=(-2, -1), keepdim=True).clamp(min=1e-12)
+        x = (weights * self.xs.to(weights)).sum(dim=(-2, -1))
+        y = (weights * self.ys.to(weights)).sum(dim=(-2, -1))
+        return torch.stack([x, y], dim=-1)
+
+    def decode(self, raw: torch.Tensor) -> torch.Tensor:
+        """Raw network maps (..., 4, S, S) -> (..., 4, 2) crop px via a spatial softmax and the soft-argmax."""
+        flat = torch.softmax(self.beta * raw.flatten(-2), dim=-1)
+        return self.expectation(flat.unflatten(-1, raw.shape[-2:]))
+
+
+def make_codec(head: str, size: int, beta: float = 1.0):
+    return RegressionCodec(size) if head == "regression" else HeatmapCodec(size, beta=beta)

@@ -1,0 +1,94 @@
+"""Keypoint figures in original image px: mean and median corner error, OR20 and OR40, and the AASCE Cobb
+SMAPE and mean absolute error these corners give (T1-L5 films), on truth boxes or on the cascade's boxes.
+
+    python -m keypoints.evaluate --models runs/keypoints/model [--out REPORT.json]
+"""
+
+from __future__ import annotations
+
+import pipeline  # noqa: F401
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from pipeline.datasets.annotation import Annotation
+from pipeline.geometry import AASCE_LEVELS
+from pipeline.measures.aasce import aasce_cobb, cmae, smape
+from pipeline.metrics import corner_errors, corner_summary
+from pipeline.radiograph import read_radiograph
+
+
+def reference_angles(ann: Annotation, height: int, organisers: dict | None) -> np.ndarray | None:
+    """The organisers' angles for an AASCE film when known, else the protocol on the true corners."""
+    if organisers is not None and ann.name in organisers:
+        return np.asarray(organisers[ann.name], float)
+    truth = ann.spine.by_level()
+    if not all(level in truth and truth[level].corners is not None for level in AASCE_LEVELS):
+        return None
+    return np.asarray(aasce_cobb(np.stack([truth[l].corners for l in AASCE_LEVELS]), height)[0])
+
+
+def film_corners(model, ann: Annotation, pixels: np.ndarray, find_spine, outlines_fn) -> dict:
+    """level -> predicted corners (4, 2) image px, for the truth vertebrae the boxes cover."""
+    truth = [v for v in ann.spine.vertebrae if v.corners is not None and v.level]
+    if find_spine is None:
+        boxes = {v.level: v.box for v in truth}
+    else:
+        found = find_spine(pixels).by_level()
+        boxes = {v.level: found[v.level].box for v in truth if v.level in found}
+    levels = list(boxes)
+    outlines = outlines_fn(pixels, [boxes[l] for l in levels]) if outlines_fn else None
+    return dict(zip(levels, model.corners(pixels, [boxes[l] for l in levels], outlines)))
+
+
+def evaluate_keypoints(model, films: Sequence[Annotation], find_spine: Callable | None = None,
+                       outlines_fn: Callable | None = None, organisers: dict | None = None) -> dict:
+    """Corner and Cobb figures; vertebrae the cascade missed count in ``vertebrae_missed`` (not in the errors)."""
+    errors, cobb_pred, cobb_true, missed = [], [], [], 0
+    for ann in films:
+        pixels = read_radiograph(ann.image).pixels
+        predicted = film_corners(model, ann, pixels, find_spine, outlines_fn)
+        truth = {v.level: v.corners for v in ann.spine.vertebrae if v.corners is not None and v.level}
+        missed += len(set(truth) - set(predicted))
+        errors += [corner_errors(predicted[l], truth[l]) for l in predicted]
+        reference = reference_angles(ann, pixels.shape[0], organisers)
+        if reference is not None and all(l in predicted for l in AASCE_LEVELS):
+            angles, _ = aasce_cobb(np.stack([predicted[l] for l in AASCE_LEVELS]), pixels.shape[0])
+            cobb_pred.append(angles)
+            cobb_true.append(reference)
+    out = {"films": len(films), "corners": corner_summary(np.array(errors)), "vertebrae_missed": missed}
+    if cobb_pred:
+        out["cobb_aasce"] = {"films": len(cobb_pred), "smape": smape(cobb_pred, cobb_true), "mae_deg": cmae(cobb_pred, cobb_true)}
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    from keypoints.config import KeypointsConfig
+    from keypoints.predict import CornerModel
+    from pipeline import config as configlib
+    from pipeline.datasets.aasce import load_angles
+    from pipeline.datasets.sources import crop_stage_sets
+    from pipeline.files import atomic_write_json
+
+    parser = argparse.ArgumentParser(prog="python -m keypoints.evaluate", description="Keypoint figures on the validation films (truth boxes).")
+    parser.add_argument("--models", required=True, help="keypoints model folder")
+    parser.add_argument("--out", help="write the figures to this JSON file")
+    args = parser.parse_args(argv)
+    cfg = configlib.load(KeypointsConfig, Path(args.models) / "config.yaml")
+    films = crop_stage_sets(cfg.data, max_val=cfg.train.max_val_films)[1]
+    aasce = cfg.data.root_path() / cfg.data.aasce
+    organisers = load_angles(aasce) if aasce.is_dir() else None
+    figures = evaluate_keypoints(CornerModel.load(args.models), films, organisers=organisers)
+    print(json.dumps(figures, indent=2))
+    if args.out:
+        atomic_write_json(args.out, figures)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

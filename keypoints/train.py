@@ -1,0 +1,123 @@
+"""Train the keypoint head: ``python -m keypoints.train --config configs/keypoints.yaml [--set key=value ...]``.
+
+Crops come from the shared crop bank (AASCE films by the saved patient split
+with the label policy's exclusions and repairs, plus phantoms). The loss is
+a smooth L1 on the decoded corners (scaled by the crop side), for either head.
+With the mask channel on, training feeds the true mask, randomly grown or
+shrunk by a pixel or two, standing in for the segmenter's output.
+"""
+
+from __future__ import annotations
+
+import pipeline  # noqa: F401
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+
+from keypoints.codec import make_codec
+from keypoints.config import KeypointsConfig
+from keypoints.model import build_model, model_input
+from pipeline import config as configlib
+from pipeline.cropdata import CropDataModule
+from pipeline.datasets.sources import crop_stage_sets
+from pipeline.modelfolder import save_model_folder, update_meta
+from pipeline.training import TrainResult, best_state, fit
+
+
+def jitter_masks(masks: torch.Tensor, max_px: int = 2) -> torch.Tensor:
+    """Grow or shrink each (B, 1, S, S) binary mask by up to ``max_px`` pixels, at random."""
+    out = []
+    for mask in masks:
+        k = int(torch.randint(-max_px, max_px + 1, ()).item())
+        if k > 0:
+            mask = F.max_pool2d(mask[None], 2 * k + 1, stride=1, padding=k)[0]
+        elif k < 0:
+            mask = -F.max_pool2d(-mask[None], 2 * -k + 1, stride=1, padding=-k)[0]
+        out.append(mask)
+    return torch.stack(out)
+
+
+class KeypointModule(L.LightningModule):
+    def __init__(self, cfg: KeypointsConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.model = build_model(cfg.model)
+        self.codec = make_codec(cfg.model.head, cfg.crop.size, cfg.model.heatmap_beta)
+
+    def corners(self, images: torch.Tensor, masks: torch.Tensor | None) -> torch.Tensor:
+        """(B, 4, 2) crop px."""
+        return self.codec.decode(self.model(model_input(images, masks if self.cfg.model.mask_channel else None)))
+
+    def _step(self, batch: dict, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        masks = batch["mask"]
+        if train and self.cfg.model.mask_channel:
+            masks = jitter_masks(masks)
+        pred = self.corners(batch["image"], masks)
+        loss = F.smooth_l1_loss(pred / self.cfg.crop.size, batch["corners"] / self.cfg.crop.size, beta=0.01)
+        return loss, (pred - batch["corners"]).norm(dim=-1).mean()
+
+    def training_step(self, batch: dict, _index: int) -> torch.Tensor:
+        loss, err = self._step(batch, True)
+        self.log("train_loss", loss, prog_bar=True, batch_size=len(batch["image"]))
+        return loss
+
+    def validation_step(self, batch: dict, _index: int) -> None:
+        loss, err = self._step(batch, False)
+        self.log("val_loss", loss, batch_size=len(batch["image"]), sync_dist=True)
+        self.log("val_corner_px", err, prog_bar=True, batch_size=len(batch["image"]), sync_dist=True)
+
+    def configure_optimizers(self):
+        t = self.cfg.train
+        optimizer = torch.optim.AdamW(self.parameters(), lr=t.lr, weight_decay=t.weight_decay)
+        return {"optimizer": optimizer, "lr_scheduler": torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, t.epochs))}
+
+
+def meta_for(cfg: KeypointsConfig, described: dict) -> dict:
+    return {
+        "stage": "keypoints", "format": "spine-keypoints/1", "head": cfg.model.head,
+        "corner_order": ["superior_left", "superior_right", "inferior_left", "inferior_right"],
+        "input": {"channels": 2 if cfg.model.mask_channel else 1, "crop_size": cfg.crop.size, "margin": cfg.crop.margin,
+                  "intensity": "grey in [0, 1] mapped to [-1, 1]; mask channel {0, 1} mapped to [-1, 1]",
+                  "crop": "square window around the vertebra box, side = longer box side x (1 + 2 margin)"},
+        "output": "regression: 8 numbers in [-1, 1] of the crop; heatmap: 4 maps, soft-argmax",
+        "trained_on": described,
+    }
+
+
+def train(cfg: KeypointsConfig) -> TrainResult:
+    from keypoints.evaluate import evaluate_keypoints
+    from keypoints.predict import CornerModel
+
+    run_dir = (Path(cfg.output) / cfg.name).resolve()
+    train_films, val_films, described = crop_stage_sets(cfg.data, cfg.train.max_train_films, cfg.train.max_val_films)
+    if not train_films:
+        raise RuntimeError("no training films: point data.root at the shared data or set data.phantoms > 0")
+    data = CropDataModule(train_films, val_films, cfg.crop.size, cfg.crop.margin, cfg.data.repo_path(cfg.cache), cfg.train, cfg.augment)
+    best = fit(KeypointModule(cfg), data, cfg.train, run_dir, "val_corner_px", "min")
+    folder = save_model_folder(run_dir / "model", best_state(best), cfg, meta_for(cfg, described))
+    metrics = evaluate_keypoints(CornerModel.load(folder), val_films) if not cfg.model.mask_channel else {}
+    update_meta(folder, validation=metrics)
+    return TrainResult(folder, metrics)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m keypoints.train", description="Train the corner keypoint head.")
+    parser.add_argument("--config", default="configs/keypoints.yaml", help="stage config YAML (default configs/keypoints.yaml)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one config key (repeatable)")
+    parser.add_argument("--override", help="an ablation override file: only the keys it changes")
+    args = parser.parse_args(argv)
+    extra = configlib.read_yaml(args.override).get("overrides", {}) if args.override else None
+    result = train(configlib.load(KeypointsConfig, args.config, args.set, extra))
+    print(f"model folder: {result.folder}")
+    print(json.dumps(result.metrics, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""Per-vertebra training crops, extracted once from canonical annotations and shared by segmenter and keypoints.
+
+Each sample is a square crop around one vertebra's box (context margin
+included, neighbours visible), resized to ``size``: the film pixels, the
+target mask of the centre vertebra only (amodal: hidden parts included),
+its corners in crop px, and, for phantoms, the occluder mask so hidden-part
+accuracy can be scored. AASCE targets are the body polygon through the four
+corners; phantom targets are the true amodal outlines.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from pipeline.crop import Crop
+from pipeline.datasets.annotation import Annotation
+from pipeline.geometry import IL, IR, SL, SR, Polygon, Vertebra
+from pipeline.radiograph import read_radiograph
+
+
+@dataclass(frozen=True, eq=False)
+class CropBank:
+    """images (N, S, S) uint8; masks (N, S, S) uint8 {0, 1}; corners (N, 4, 2) float32 crop px;
+    occluders (N, S, S) uint8 {0, 1} (zeros where unknown); has_occluder (N,) bool; film (N,) int; level (N,) str."""
+
+    images: np.ndarray
+    masks: np.ndarray
+    corners: np.ndarray
+    occluders: np.ndarray
+    has_occluder: np.ndarray
+    film: np.ndarray
+    level: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def subset(self, index: np.ndarray) -> "CropBank":
+        return CropBank(*(getattr(self, f)[index] for f in ("images", "masks", "corners", "occluders", "has_occluder", "film", "level")))
+
+
+def target_outline(v: Vertebra) -> Polygon | None:
+    """The amodal target outline: the vertebra's mask, else the quadrilateral through its corners."""
+    if v.mask is not None:
+        return v.mask
+    if v.corners is not None:
+        return Polygon(v.corners[[SL, SR, IR, IL]])
+    return None
+
+
+def _occluder(ann: Annotation) -> np.ndarray | None:
+    path = Path(ann.image)
+    candidate = path.with_name(f"{path.stem}_occluders.png")
+    if ann.source != "phantom" or not candidate.exists():
+        return None
+    from PIL import Image
+
+    return (np.asarray(Image.open(candidate)) > 0).astype(np.uint8)
+
+
+def film_samples(ann: Annotation, size: int, margin: float, film_index: int) -> list[tuple]:
+    """(image, mask, corners, occluder, has_occluder, film, level) for every vertebra with a target outline."""
+    pixels = read_radiograph(ann.image).pixels
+    occluder = _occluder(ann)
+    out = []
+    for v in ann.spine.vertebrae:
+        outline = target_outline(v)
+        if outline is None or v.corners is None:
+            continue
+        crop = Crop.around(v.box, margin, size)
+        image = np.round(crop.extract(pixels) * 255).astype(np.uint8)
+        mask = Polygon(crop.to_crop(outline.points)).rasterize((size, size)).astype(np.uint8)
+        occ = crop.extract(occluder, nearest=True) if occluder is not None else np.zeros((size, size), np.uint8)
+        out.append((image, mask, crop.to_crop(v.corners).astype(np.float32), occ, occluder is not None, film_index, v.level or ""))
+    return out
+
+
+def build_bank(annotations: Sequence[Annotation], size: int, margin: float) -> CropBank:
+    rows = [row for k, ann in enumerate(annotations) for row in film_samples(ann, size, margin, k)]
+    if not rows:
+        empty = np.zeros((0, size, size), np.uint8)
+        return CropBank(empty, empty, np.zeros((0, 4, 2), np.float32), empty, np.zeros(0, bool), np.zeros(0, int), np.zeros(0, str))
+    cols = list(zip(*rows))
+    return CropBank(np.stack(cols[0]), np.stack(cols[1]), np.stack(cols[2]), np.stack(cols[3]),
+                    np.array(cols[4], bool), np.array(cols[5], int), np.array(cols[6]))
+
+
+def cached_bank(annotations: Sequence[Annotation], size: int, margin: float, folder: str | Path) -> CropBank:
+    """:func:`build_bank`, saved under ``folder`` keyed by the films and crop settings, and reused."""
+    key = hashlib.sha1(json.dumps([size, margin, [a.image for a in annotations],
+                                   [len(a.spine) for a in annotations]]).encode()).hexdigest()[:16]
+    path = Path(folder) / f"crops_{key}.npz"
+    if path.exists():
+        with np.load(path, allow_pickle=False) as data:
+            return CropBank(*(data[f] for f in ("images", "masks", "corners", "occluders", "has_occluder", "film", "level")))
+    bank = build_bank(annotations, size, margin)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez_compressed(tmp, **{f: getattr(bank, f) for f in ("images", "masks", "corners", "occluders", "has_occluder", "film", "level")})
+    tmp.replace(path)
+    return bank

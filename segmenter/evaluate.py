@@ -1,0 +1,126 @@
+"""Segmenter figures: Dice and IoU per vertebra, on ground-truth boxes or on the detector's; on phantoms also
+Dice on the visible and on the hidden (occluded) part separately.
+
+    python -m segmenter.evaluate --models runs/segmenter/model [--phantoms N] [--out REPORT.json]
+
+Scores on the detector's boxes come from ``python -m pipeline.evaluate``, which feeds this stage the cascade.
+"""
+
+from __future__ import annotations
+
+import pipeline  # noqa: F401
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from pipeline.cropbank import target_outline
+from pipeline.datasets.annotation import Annotation
+from pipeline.geometry import Box, Polygon, Vertebra
+from pipeline.metrics import dice_iou
+from pipeline.radiograph import read_radiograph
+
+
+def _window(a: Polygon, b: Polygon | None) -> tuple[int, int, int, int]:
+    pts = a.points if b is None else np.vstack([a.points, b.points])
+    x0, y0 = np.floor(pts.min(axis=0)).astype(int) - 2
+    x1, y1 = np.ceil(pts.max(axis=0)).astype(int) + 2
+    return int(x0), int(y0), int(x1), int(y1)
+
+
+def vertebra_scores(pred: Polygon | None, truth: Polygon, occluder: np.ndarray | None) -> dict:
+    """Dice/IoU of one vertebra in image px; with an occluder map, Dice on the visible and on the hidden part."""
+    x0, y0, x1, y1 = _window(truth, pred)
+    shape, offset = (y1 - y0, x1 - x0), (x0, y0)
+    t = truth.rasterize(shape, offset)
+    p = pred.rasterize(shape, offset) if pred is not None else np.zeros(shape, bool)
+    dice, iou = dice_iou(p, t)
+    row = {"dice": dice, "iou": iou}
+    if occluder is not None:
+        occ = np.zeros(shape, bool)
+        H, W = occluder.shape
+        ys, xs = slice(max(y0, 0), min(y1, H)), slice(max(x0, 0), min(x1, W))
+        occ[ys.start - y0 : ys.stop - y0, xs.start - x0 : xs.stop - x0] = occluder[ys, xs] > 0
+        if (t & occ).sum() > 0:
+            row["dice_hidden"] = dice_iou(p & occ, t & occ)[0]
+        row["dice_visible"] = dice_iou(p & ~occ, t & ~occ)[0]
+    return row
+
+
+def _occluder(ann: Annotation) -> np.ndarray | None:
+    path = Path(ann.image).with_name(f"{Path(ann.image).stem}_occluders.png")
+    if ann.source != "phantom" or not path.exists():
+        return None
+    from PIL import Image
+
+    return np.asarray(Image.open(path)) > 0
+
+
+def _pairs(ann: Annotation, found: Sequence[Vertebra] | None) -> list[tuple[Vertebra, Box]]:
+    """(truth vertebra, box to segment from): the truth box, or the detector's box of the same level."""
+    truth = [v for v in ann.spine.vertebrae if target_outline(v) is not None]
+    if found is None:
+        return [(v, v.box) for v in truth]
+    by_level = {v.level: v for v in found if v.level}
+    return [(v, by_level[v.level].box) for v in truth if v.level in by_level]
+
+
+def _summary(rows: list[dict], total: int) -> dict:
+    out = {"vertebrae": len(rows), "vertebrae_total": total}
+    for key in ("dice", "iou", "dice_visible", "dice_hidden"):
+        values = [r[key] for r in rows if key in r]
+        if values:
+            out[f"{key}_mean"] = float(np.mean(values))
+            out[f"{key}_median"] = float(np.median(values))
+    return out
+
+
+def evaluate_segmenter(segmenter, films: Sequence[Annotation], find_spine=None) -> dict:
+    """Dice/IoU over every truth vertebra; ``find_spine(pixels) -> Spine`` supplies detector boxes (else truth boxes).
+    With detector boxes, a vertebra the detector missed or misnamed scores Dice 0."""
+    rows, total = [], 0
+    for ann in films:
+        pixels = read_radiograph(ann.image).pixels
+        found = find_spine(pixels).vertebrae if find_spine is not None else None
+        pairs = _pairs(ann, found)
+        total += sum(1 for v in ann.spine.vertebrae if target_outline(v) is not None)
+        outlines = segmenter.outlines(pixels, [box for _, box in pairs])
+        occluder = _occluder(ann)
+        rows += [vertebra_scores(pred, target_outline(v), occluder) for (v, _), pred in zip(pairs, outlines)]
+    rows += [{"dice": 0.0, "iou": 0.0}] * (total - len(rows))
+    return _summary(rows, total)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from pipeline import config as configlib
+    from pipeline.datasets.sources import crop_stage_sets
+    from pipeline.files import atomic_write_json
+    from segmenter.config import SegmenterConfig
+    from segmenter.predict import Segmenter
+
+    parser = argparse.ArgumentParser(prog="python -m segmenter.evaluate", description="Segmenter figures on the validation films.")
+    parser.add_argument("--models", required=True, help="segmenter model folder")
+    parser.add_argument("--phantoms", type=int, default=0, help="score on this many held-out phantoms instead (visible/hidden Dice)")
+    parser.add_argument("--out", help="write the figures to this JSON file")
+    args = parser.parse_args(argv)
+    cfg = configlib.load(SegmenterConfig, f"{args.models}/config.yaml")
+    if args.phantoms:
+        from pipeline.datasets.sources import phantom_annotations
+
+        films = phantom_annotations(cfg.data, count=args.phantoms, seed_offset=200_000)
+    else:
+        films = crop_stage_sets(cfg.data, max_val=cfg.train.max_val_films)[1]
+    figures = evaluate_segmenter(Segmenter.load(args.models), films)
+    figures["boxes"] = "truth"
+    print(json.dumps(figures, indent=2))
+    if args.out:
+        atomic_write_json(args.out, figures)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""Segmenter inference: a film and vertebra boxes in, one amodal outline per vertebra out, in image px.
+
+Each box gives a square crop (the trained size and margin, via :class:`Crop`);
+the network's logits are thresholded, the component under the crop's centre
+is kept, and its contour is mapped back to image px as a polygon.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import cv2
+import numpy as np
+import torch
+from scipy import ndimage as ndi
+
+from pipeline import config as configlib
+from pipeline.crop import Crop
+from pipeline.geometry import Box, Polygon
+from pipeline.modelfolder import load_state, read_meta
+from segmenter.config import SegmenterConfig
+from segmenter.model import build_model, normalise
+
+
+def crop_mask_to_polygon(prob: np.ndarray, crop: Crop, threshold: float = 0.5) -> Polygon | None:
+    """The centre vertebra's outline (image px) from a crop probability map (S, S); None when nothing is there."""
+    binary = prob > threshold
+    labels, count = ndi.label(binary)
+    if count == 0:
+        return None
+    h, w = binary.shape
+    centre = labels[h // 2, w // 2]
+    keep = labels == (centre if centre else 1 + int(np.argmax(ndi.sum(binary, labels, range(1, count + 1)))))
+    contours, _ = cv2.findContours(keep.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    contour = cv2.approxPolyDP(max(contours, key=cv2.contourArea), 0.5, True)[:, 0, :].astype(float)
+    if len(contour) < 3:
+        return None
+    return Polygon(crop.to_image(contour))
+
+
+@dataclass
+class Segmenter:
+    """A trained crop segmenter from its model folder."""
+
+    network: torch.nn.Module
+    size: int
+    margin: float
+    threshold: float = 0.5
+    device: str = "cpu"
+
+    @classmethod
+    def load(cls, folder: str | Path, device: str = "cpu"):
+        folder = Path(folder)
+        meta = read_meta(folder)
+        if meta.get("stage") != "segmenter":
+            raise ValueError(f"{folder}: not a segmenter model folder (stage {meta.get('stage')!r})")
+        cfg = configlib.load(SegmenterConfig, folder / "config.yaml")
+        if meta.get("mode") == "whole_film":
+            from segmenter.whole_film import WholeFilmSegmenter
+
+            return WholeFilmSegmenter.from_folder(folder, cfg, meta, device)
+        network = build_model(cfg.model, pretrained=False)
+        network.load_state_dict(load_state(folder))
+        network.eval().to(device)
+        return cls(network, cfg.crop.size, cfg.crop.margin, float(meta.get("threshold", 0.5)), device)
+
+    def crops(self, boxes: Sequence[Box]) -> list[Crop]:
+        return [Crop.around(box, self.margin, self.size) for box in boxes]
+
+    @torch.no_grad()
+    def probabilities(self, pixels: np.ndarray, boxes: Sequence[Box], batch: int = 32) -> list[tuple[np.ndarray, Crop]]:
+        """Per box: the centre vertebra's probability map (S, S) and its crop."""
+        crops = self.crops(boxes)
+        out = []
+        for start in range(0, len(crops), batch):
+            chunk = crops[start : start + batch]
+            images = np.stack([c.extract(pixels) for c in chunk]).astype(np.float32)
+            logits = self.network(normalise(torch.from_numpy(images)[:, None].to(self.device)))["logits"]
+            probs = torch.sigmoid(logits)[:, 0].cpu().numpy()
+            out += list(zip(probs, chunk))
+        return out
+
+    def outlines(self, pixels: np.ndarray, boxes: Sequence[Box]) -> list[Polygon | None]:
+        """One amodal outline (image px) per box, None where the crop shows no vertebra."""
+        return [crop_mask_to_polygon(p, c, self.threshold) for p, c in self.probabilities(pixels, boxes)]

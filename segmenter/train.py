@@ -1,0 +1,120 @@
+"""Train the segmenter: ``python -m segmenter.train --config configs/segmenter.yaml [--set key=value ...]``.
+
+A LightningModule holds the network and the loss (Dice + BCE on every
+deep-supervision output, weighted); the data module is separate. The run
+folder keeps Lightning checkpoints (re-running resumes from ``last.ckpt``);
+the result is a self-describing model folder ``<output>/<name>/model``.
+"""
+
+from __future__ import annotations
+
+import pipeline  # noqa: F401
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import lightning as L
+import torch
+from torch import nn
+
+from pipeline import config as configlib
+from pipeline.modelfolder import save_model_folder, update_meta
+from pipeline.training import TrainResult, best_state, fit
+from segmenter.config import SegmenterConfig
+from pipeline.datasets.sources import crop_stage_sets
+from segmenter.data import datamodule
+from segmenter.model import build_model, normalise
+
+
+class SegmenterModule(L.LightningModule):
+    def __init__(self, cfg: SegmenterConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.model = build_model(cfg.model)
+        import segmentation_models_pytorch as smp
+
+        self.dice = smp.losses.DiceLoss(mode="binary", from_logits=True)
+        self.bce = nn.BCEWithLogitsLoss()
+
+    def forward(self, images: torch.Tensor) -> dict:
+        return self.model(normalise(images))
+
+    def _term(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return self.cfg.loss.dice * self.dice(logits, target) + self.cfg.loss.bce * self.bce(logits, target)
+
+    def loss(self, out: dict, target: torch.Tensor) -> torch.Tensor:
+        """Weighted sum over X01, X02, X03 (when deep supervision is on) and the final output."""
+        weights = self.cfg.model.ds_weights
+        total = weights[-1] * self._term(out["logits"], target)
+        for w, aux in zip(weights[:-1], out["aux"]):
+            total = total + w * self._term(aux, target)
+        return total
+
+    def training_step(self, batch: dict, _index: int) -> torch.Tensor:
+        loss = self.loss(self(batch["image"]), batch["mask"])
+        self.log("train_loss", loss, prog_bar=True, batch_size=len(batch["image"]))
+        return loss
+
+    def validation_step(self, batch: dict, _index: int) -> None:
+        out = self(batch["image"])
+        pred = (out["logits"] > 0).float()
+        inter = (pred * batch["mask"]).sum(dim=(1, 2, 3))
+        dice = 2 * inter / (pred.sum(dim=(1, 2, 3)) + batch["mask"].sum(dim=(1, 2, 3))).clamp(min=1)
+        self.log("val_loss", self.loss(out, batch["mask"]), prog_bar=True, batch_size=len(pred), sync_dist=True)
+        self.log("val_dice", dice.mean(), prog_bar=True, batch_size=len(pred), sync_dist=True)
+
+    def configure_optimizers(self):
+        t = self.cfg.train
+        optimizer = torch.optim.AdamW(self.parameters(), lr=t.lr, weight_decay=t.weight_decay)
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, t.epochs))
+        return {"optimizer": optimizer, "lr_scheduler": scheduler}
+
+
+def meta_for(cfg: SegmenterConfig, described: dict) -> dict:
+    return {
+        "stage": "segmenter", "format": "spine-segmenter/1", "mode": cfg.mode,
+        "input": {"channels": 1, "crop_size": cfg.crop.size, "margin": cfg.crop.margin,
+                  "intensity": "grey in [0, 1], bone bright, mapped to [-1, 1]",
+                  "crop": "square window around the vertebra box, side = longer box side x (1 + 2 margin)"},
+        "output": "logits (1, S, S) of the centre vertebra's whole body, hidden parts included",
+        "threshold": 0.5, "trained_on": described,
+    }
+
+
+def train(cfg: SegmenterConfig) -> TrainResult:
+    if cfg.mode == "whole_film":
+        from segmenter.whole_film import train_whole_film
+
+        return train_whole_film(cfg)
+    from segmenter.evaluate import evaluate_segmenter
+    from segmenter.predict import Segmenter
+
+    run_dir = (Path(cfg.output) / cfg.name).resolve()
+    train_films, val_films, described = crop_stage_sets(cfg.data, cfg.train.max_train_films, cfg.train.max_val_films)
+    if not train_films:
+        raise RuntimeError("no training films: point data.root at the shared data or set data.phantoms > 0")
+    data = datamodule(cfg, train_films, val_films)
+    best = fit(SegmenterModule(cfg), data, cfg.train, run_dir, "val_dice", "max")
+    folder = save_model_folder(run_dir / "model", best_state(best), cfg, meta_for(cfg, described))
+    metrics = evaluate_segmenter(Segmenter.load(folder), val_films)
+    update_meta(folder, validation=metrics)
+    return TrainResult(folder, metrics)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m segmenter.train", description="Train the vertebra segmenter.")
+    parser.add_argument("--config", default="configs/segmenter.yaml", help="stage config YAML (default configs/segmenter.yaml)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one config key, e.g. train.epochs=5 (repeatable)")
+    parser.add_argument("--override", help="an ablation override file: only the keys it changes")
+    args = parser.parse_args(argv)
+    extra = configlib.read_yaml(args.override).get("overrides", {}) if args.override else None
+    result = train(configlib.load(SegmenterConfig, args.config, args.set, extra))
+    print(f"model folder: {result.folder}")
+    print(json.dumps(result.metrics, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

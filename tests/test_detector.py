@@ -1,0 +1,68 @@
+"""Detector stage: config checks, the downscale/decode mapping, and a one-epoch training smoke run."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from detector.config import DetectorConfig
+from detector.predict import Detector, decode, prepare
+from pipeline import config as configlib
+
+
+def test_imgsz_must_fit_the_stride():
+    with pytest.raises(configlib.ConfigError, match="multiple of 32; use 512"):
+        configlib.build(DetectorConfig, {"model": {"imgsz": 500}})
+
+
+def test_real_config_loads():
+    cfg = configlib.load(DetectorConfig, "configs/detector.yaml")
+    assert cfg.model.imgsz % 32 == 0 and len(cfg.priors.expected_levels) == 17
+
+
+def test_prepare_downscales_and_pads_to_the_stride():
+    film = np.random.default_rng(0).random((2000, 700)).astype(np.float32)
+    batch, scale = prepare(film, 512)
+    assert scale == pytest.approx(512 / 2000)
+    assert batch.shape == (1, 1, 512, 192)  # 700 * 0.256 = 179 -> padded to 192
+
+
+def test_decode_maps_boxes_back_to_original_pixels():
+    scale = 0.25  # a 2000 px film seen at 500 px
+    raw = torch.zeros(1, 5, 10)
+    raw[0, :4, 3] = torch.tensor([100.0, 200.0, 40.0, 20.0])  # cx, cy, w, h in the downscaled input
+    raw[0, 4, 3] = 0.9
+    (det,) = decode(raw, scale, conf=0.1, iou=0.5, max_det=10)
+    assert det.box.as_list() == pytest.approx([320, 760, 480, 840])
+    assert det.score == pytest.approx(0.9) and det.level_scores is None
+
+
+def test_decode_keeps_level_distributions_for_per_level_models():
+    raw = torch.zeros(1, 4 + 3, 4)
+    raw[0, :4, 1] = torch.tensor([50.0, 50.0, 10.0, 10.0])
+    raw[0, 4:, 1] = torch.tensor([0.1, 0.8, 0.1])
+    (det,) = decode(raw, 1.0, conf=0.2, iou=0.5, max_det=5, levels=("T1", "T2", "T3"))
+    assert det.level_scores.argmax() == 1 and det.levels == ("T1", "T2", "T3")
+
+
+def test_one_epoch_training_smoke_run(tmp_path):
+    from detector.train import train
+
+    cfg = configlib.build(DetectorConfig, {
+        "name": "smoke", "output": str(tmp_path / "runs"),
+        "data": {"root": str(tmp_path / "no-data"), "phantoms": 6, "phantom_height_px": 384, "phantom_dir": str(tmp_path / "ph")},
+        "model": {"imgsz": 256}, "train": {"epochs": 1, "batch": 4},
+        "export": {"folder": str(tmp_path / "export")},
+    })
+    result = train(cfg)
+    files = {p.name for p in result.folder.iterdir()}
+    assert {"weights.safetensors", "config.yaml", "meta.json", "model.yaml"} <= files
+    meta = json.loads((result.folder / "meta.json").read_text())
+    assert meta["stage"] == "detector" and meta["input"]["imgsz"] == 256 and "validation" in meta
+    assert meta["trained_on"]["train"]["phantoms"] == 6
+    detector = Detector.load(result.folder)
+    detections = detector.detect(np.zeros((600, 300), np.float32))
+    assert isinstance(detections, list)

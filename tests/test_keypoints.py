@@ -1,0 +1,90 @@
+"""Keypoint stage: codec round trips, the crop -> image mapping of corners, the mask-fit baseline, a smoke run."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from keypoints.codec import HeatmapCodec, RegressionCodec
+from keypoints.config import KeypointsConfig
+from keypoints.predict import CornerModel, MaskFitCorners
+from pipeline import config as configlib
+from pipeline.crop import Crop
+from pipeline.geometry import Box, Polygon
+
+CORNERS = torch.tensor([[[20.0, 30.0], [100.0, 26.0], [22.0, 70.0], [103.0, 72.5]]])
+
+
+def test_regression_codec_round_trip():
+    codec = RegressionCodec(128)
+    encoded = codec.encode(CORNERS)
+    assert encoded.shape == (1, 8) and encoded.abs().max() <= 1
+    assert torch.allclose(codec.decode(encoded), CORNERS, atol=1e-4)
+
+
+def test_heatmap_codec_round_trip():
+    codec = HeatmapCodec(128, sigma=2.0)
+    maps = codec.encode(CORNERS)
+    assert maps.shape == (1, 4, 128, 128) and maps.max() == pytest.approx(1.0, abs=0.05)
+    assert torch.allclose(codec.expectation(maps), CORNERS, atol=0.01)
+    # a sharp raw map decodes to its peak through the softmax
+    raw = torch.full((1, 4, 128, 128), -50.0)
+    for k, (x, y) in enumerate(CORNERS[0].long().tolist()):
+        raw[0, k, y, x] = 50.0
+    assert torch.allclose(codec.decode(raw), CORNERS[0].floor()[None], atol=0.01)
+
+
+class _Identity(torch.nn.Module):
+    """A 'trained' regressor that always answers fixed crop-relative corners."""
+
+    def __init__(self, encoded: torch.Tensor):
+        super().__init__()
+        self.encoded = encoded
+
+    def forward(self, x):
+        return self.encoded.expand(len(x), -1)
+
+
+def test_predict_maps_crop_corners_back_to_the_image():
+    truth = np.array([[410.0, 300.0], [480.0, 296.0], [412.0, 338.0], [483.0, 341.0]])
+    box = Box.from_points(truth)
+    crop = Crop.around(box, 0.35, 128)
+    encoded = RegressionCodec(128).encode(torch.from_numpy(crop.to_crop(truth)).float()[None])
+    model = CornerModel(_Identity(encoded), RegressionCodec(128), 128, 0.35, mask_channel=False)
+    (found,) = model.corners(np.zeros((800, 900), np.float32), [box])
+    assert np.allclose(found, truth, atol=1e-3)
+
+
+def test_mask_fit_baseline_recovers_a_quadrilateral():
+    truth = np.array([[100.0, 100.0], [160.0, 95.0], [102.0, 130.0], [163.0, 128.0]])
+    outline = Polygon(truth[[0, 1, 3, 2]])
+    (found,) = MaskFitCorners().corners(np.zeros((10, 10)), [Box.from_points(truth)], [outline])
+    assert np.abs(found - truth).max() < 1.0
+
+
+def test_config_loads_and_checks():
+    assert configlib.load(KeypointsConfig, "configs/keypoints.yaml").crop.size % 32 == 0
+    with pytest.raises(configlib.ConfigError, match="multiple of 32"):
+        configlib.build(KeypointsConfig, {"crop": {"size": 130}})
+
+
+@pytest.mark.parametrize("head,mask", [("regression", False), ("heatmap", True)])
+def test_one_epoch_smoke_run(tmp_path, head, mask):
+    from keypoints.train import train
+
+    cfg = configlib.build(KeypointsConfig, {
+        "name": "smoke", "output": str(tmp_path / "runs"), "cache": str(tmp_path / "crops"),
+        "data": {"root": str(tmp_path / "none"), "phantoms": 3, "phantom_height_px": 384, "phantom_dir": str(tmp_path / "ph")},
+        "crop": {"size": 64}, "model": {"head": head, "mask_channel": mask, "pretrained": "none"},
+        "train": {"epochs": 1, "batch": 8},
+    })
+    result = train(cfg)
+    meta = json.loads((result.folder / "meta.json").read_text())
+    assert meta["stage"] == "keypoints" and meta["head"] == head and meta["input"]["channels"] == (2 if mask else 1)
+    model = CornerModel.load(result.folder)
+    (corners,) = model.corners(np.zeros((300, 200), np.float32), [Box(50, 100, 110, 130)],
+                               [Polygon(np.array([[50, 100], [110, 100], [110, 130], [50, 130]], float))])
+    assert corners.shape == (4, 2) and np.isfinite(corners).all()

@@ -100,6 +100,8 @@ def train(cfg: KeypointsConfig) -> TrainResult:
         raise RuntimeError("no training films: point data.root at the shared data or set data.phantoms > 0")
     data = CropDataModule(train_films, val_films, cfg.crop.size, cfg.crop.margin, cfg.data.repo_path(cfg.cache), cfg.train, cfg.augment)
     best = fit(KeypointModule(cfg), data, cfg.train, run_dir, "val_corner_px", "min")
+    if best is None:
+        return TrainResult(None, {})
     folder = save_model_folder(run_dir / "model", best_state(best), cfg, meta_for(cfg, described))
     metrics = evaluate_keypoints(CornerModel.load(folder), val_films) if not cfg.model.mask_channel else {}
     update_meta(folder, validation=metrics)
@@ -114,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     extra = configlib.read_yaml(args.override).get("overrides", {}) if args.override else None
     result = train(configlib.load(KeypointsConfig, args.config, args.set, extra))
+    if result.folder is None:
+        return 0  # a non-zero rank of a multi-process run
     print(f"model folder: {result.folder}")
     print(json.dumps(result.metrics, indent=2))
     return 0

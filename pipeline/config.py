@@ -87,7 +87,7 @@ def _check(value: Any, hint: Any, where: str) -> Any:
             raise ConfigError(f"{where}: expected a list, got {value!r}")
         item = args[0] if args else Any
         return tuple(_check(v, item, f"{where}[{i}]") for i, v in enumerate(value))
-    if origin is dict:
+    if origin is dict or hint is dict:
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: expected a mapping, got {value!r}")
         return dict(value)

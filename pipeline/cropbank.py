@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -100,7 +101,7 @@ def cached_bank(annotations: Sequence[Annotation], size: int, margin: float, fol
             return CropBank(*(data[f] for f in ("images", "masks", "corners", "occluders", "has_occluder", "film", "level")))
     bank = build_bank(annotations, size, margin)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npz")
+    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
     np.savez_compressed(tmp, **{f: getattr(bank, f) for f in ("images", "masks", "corners", "occluders", "has_occluder", "film", "level")})
     tmp.replace(path)
     return bank

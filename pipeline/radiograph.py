@@ -73,9 +73,16 @@ def _looks_like_dicom(path: Path) -> bool:
     return head[128:132] == b"DICM" or (path.suffix.lower() in (".dcm", ".dicom") and len(head) > 0)
 
 
+_IMAGE_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*", b"BM")
+
+
 def _read_image(path: Path) -> Radiograph:
     from PIL import Image, UnidentifiedImageError
 
+    with open(path, "rb") as handle:
+        head = handle.read(8)
+    if not any(head.startswith(magic) for magic in _IMAGE_MAGIC):
+        raise RadiographError(path, "not a readable image or DICOM file (not PNG, JPEG, TIFF, BMP or DICOM)")
     Image.MAX_IMAGE_PIXELS = 400_000_000
     try:
         with Image.open(path) as img:
@@ -85,6 +92,8 @@ def _read_image(path: Path) -> Radiograph:
         raise RadiographError(path, "not a readable image or DICOM file") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise RadiographError(path, f"corrupt or truncated image ({exc})") from None
+    except Exception as exc:  # image plugins registered by other libraries can raise anything
+        raise RadiographError(path, f"not a readable image or DICOM file ({type(exc).__name__}: {exc})") from None
     if array.size == 0 or array.ndim != 2:
         raise RadiographError(path, f"image has no usable pixels (shape {array.shape})")
     return Radiograph(pixels=_normalise_image(array), path=str(path))

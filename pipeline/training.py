@@ -17,8 +17,9 @@ class TrainResult:
     metrics: dict
 
 
-def fit(module: L.LightningModule, data: L.LightningDataModule, t, run_dir: Path, monitor: str, mode: str) -> Path:
-    """Lightning fit with checkpoints in ``run_dir`` (resumes from last.ckpt); returns the best checkpoint."""
+def fit(module: L.LightningModule, data: L.LightningDataModule, t, run_dir: Path, monitor: str, mode: str) -> Path | None:
+    """Lightning fit with checkpoints in ``run_dir`` (resumes from last.ckpt); returns the best checkpoint
+    (None on the non-zero ranks of a multi-process run)."""
     from lightning.pytorch.callbacks import ModelCheckpoint
 
     if t.threads:
@@ -30,6 +31,8 @@ def fit(module: L.LightningModule, data: L.LightningDataModule, t, run_dir: Path
                         enable_model_summary=False, logger=L.pytorch.loggers.CSVLogger(str(run_dir), name="logs"))
     last = run_dir / "checkpoints" / "last.ckpt"
     trainer.fit(module, datamodule=data, ckpt_path=str(last) if last.exists() else None)
+    if trainer.global_rank != 0:  # under DDP only rank 0 goes on to write the model folder
+        return None
     return Path(ckpt.best_model_path or last)
 
 

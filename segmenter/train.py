@@ -97,6 +97,8 @@ def train(cfg: SegmenterConfig) -> TrainResult:
         raise RuntimeError("no training films: point data.root at the shared data or set data.phantoms > 0")
     data = datamodule(cfg, train_films, val_films)
     best = fit(SegmenterModule(cfg), data, cfg.train, run_dir, "val_dice", "max")
+    if best is None:
+        return TrainResult(None, {})
     folder = save_model_folder(run_dir / "model", best_state(best), cfg, meta_for(cfg, described))
     metrics = evaluate_segmenter(Segmenter.load(folder), val_films)
     update_meta(folder, validation=metrics)
@@ -111,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     extra = configlib.read_yaml(args.override).get("overrides", {}) if args.override else None
     result = train(configlib.load(SegmenterConfig, args.config, args.set, extra))
+    if result.folder is None:
+        return 0  # a non-zero rank of a multi-process run
     print(f"model folder: {result.folder}")
     print(json.dumps(result.metrics, indent=2))
     return 0

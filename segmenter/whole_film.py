@@ -109,6 +109,8 @@ def train_whole_film(cfg: SegmenterConfig) -> TrainResult:
     run_dir = (Path(cfg.output) / cfg.name).resolve()
     train_films, val_films, described = crop_stage_sets(cfg.data, cfg.train.max_train_films, cfg.train.max_val_films)
     best = fit(SegmenterModule(cfg), WholeFilmData(cfg, train_films, val_films), cfg.train, run_dir, "val_dice", "max")
+    if best is None:
+        return TrainResult(None, {})
     meta = meta_for(cfg, described)
     meta["input"] = {"channels": 1, "height": cfg.whole_film.height, "width": cfg.whole_film.width,
                      "intensity": "grey in [0, 1] mapped to [-1, 1]", "resize": "whole film to height x width"}

@@ -14,7 +14,7 @@ from pipeline import config as configlib
 
 
 def test_imgsz_must_fit_the_stride():
-    with pytest.raises(configlib.ConfigError, match="multiple of 32; use 512"):
+    with pytest.raises(configlib.ConfigError, match=r"multiple of 32 .*; use 512"):
         configlib.build(DetectorConfig, {"model": {"imgsz": 500}})
 
 

@@ -1,0 +1,126 @@
+"""Per-stage ablation runs from small override files, and one table of their figures.
+
+    python -m pipeline.ablate configs/ablations/segmenter__no_deep_supervision.yaml [--set key=value ...]
+    python -m pipeline.ablate --collect [--runs runs/ablations]
+
+An override file names its stage and holds only what it changes::
+
+    stage: segmenter
+    description: deep supervision off
+    overrides: {model: {deep_supervision: false}}
+    evaluate_only: runs/segmenter/model   # optional: no training, re-evaluate that model with the overrides
+
+The run folder is ``runs/ablations/<file stem>``; its figures land in
+``figures.json`` there, and ``--collect`` gathers all of them into
+``runs/ablations/results.md``.
+"""
+
+from __future__ import annotations
+
+import pipeline  # noqa: F401
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from pipeline import config as configlib
+from pipeline.files import atomic_write_json, atomic_write_text
+
+STAGE_CONFIGS = {
+    "detector": ("detector.config", "DetectorConfig", "configs/detector.yaml"),
+    "segmenter": ("segmenter.config", "SegmenterConfig", "configs/segmenter.yaml"),
+    "keypoints": ("keypoints.config", "KeypointsConfig", "configs/keypoints.yaml"),
+}
+HEADLINE = {
+    "detector": [("AP50", ("AP50",)), ("films all levels right (after priors)", ("after_priors", "films_all_levels_correct")),
+                 ("recall@0.5 (after priors)", ("after_priors", "recall@0.5"))],
+    "segmenter": [("Dice mean", ("dice_mean",)), ("IoU mean", ("iou_mean",)), ("Dice hidden part", ("dice_hidden_mean",))],
+    "keypoints": [("corner mean px", ("corners", "mean_px")), ("corner median px", ("corners", "median_px")),
+                  ("AASCE SMAPE %", ("cobb_aasce", "smape"))],
+}
+
+
+def stage_config(stage: str, overrides: dict, sets: list[str]):
+    import importlib
+
+    module, name, base = STAGE_CONFIGS[stage]
+    cls = getattr(importlib.import_module(module), name)
+    return configlib.load(cls, base, sets, overrides)
+
+
+def _evaluate_only(stage: str, cfg, folder: str) -> dict:
+    """Re-evaluate an existing model with the overridden settings (no training): priors, corner method."""
+    from pipeline.datasets.sources import crop_stage_sets
+
+    if stage == "detector":
+        from detector.evaluate import evaluate_detector
+        from detector.predict import Detector
+        from detector.train import detector_sets
+
+        return evaluate_detector(Detector.load(folder), detector_sets(cfg)[1], cfg.priors)
+    if stage == "keypoints":
+        from keypoints.evaluate import evaluate_keypoints
+        from keypoints.predict import MaskFitCorners
+        from segmenter.predict import Segmenter
+
+        segmenter = Segmenter.load(folder)
+        return evaluate_keypoints(MaskFitCorners(), crop_stage_sets(cfg.data, max_val=cfg.train.max_val_films)[1], outlines_fn=segmenter.outlines)
+    raise ValueError(f"evaluate_only is not supported for stage {stage}")
+
+
+def run_ablation(path: str | Path, sets: list[str], runs: str | Path = "runs/ablations") -> dict:
+    import importlib
+
+    spec = configlib.read_yaml(path)
+    unknown = set(spec) - {"stage", "description", "overrides", "evaluate_only"}
+    if unknown or spec.get("stage") not in STAGE_CONFIGS:
+        raise configlib.ConfigError(f"{path}: needs 'stage' (one of {', '.join(STAGE_CONFIGS)}), 'description', 'overrides'; unknown: {sorted(unknown)}")
+    stem = Path(path).stem
+    run_sets = [f"name={stem}", f"output={runs}"] + list(sets)
+    cfg = stage_config(spec["stage"], spec.get("overrides") or {}, run_sets)
+    if spec.get("evaluate_only"):
+        figures = _evaluate_only(spec["stage"], cfg, spec["evaluate_only"])
+    else:
+        figures = importlib.import_module(f"{spec['stage']}.train").train(cfg).metrics
+    record = {"ablation": stem, "stage": spec["stage"], "description": spec.get("description", ""), "figures": figures}
+    atomic_write_json(Path(runs) / stem / "figures.json", record)
+    return record
+
+
+def _pick(figures: dict, keys: tuple) -> object:
+    for key in keys:
+        figures = figures.get(key) if isinstance(figures, dict) else None
+    return figures
+
+
+def collect(runs: str | Path = "runs/ablations") -> str:
+    """Markdown table of every ablation's headline figures."""
+    rows = ["| ablation | stage | what changes | figures |", "|---|---|---|---|"]
+    for path in sorted(Path(runs).glob("*/figures.json")):
+        record = json.loads(path.read_text())
+        cells = [f"{label} {value:.3f}" if isinstance(value, float) else f"{label} {value}"
+                 for label, keys in HEADLINE[record["stage"]] if (value := _pick(record["figures"], keys)) is not None]
+        rows.append(f"| {record['ablation']} | {record['stage']} | {record['description']} | {'; '.join(cells)} |")
+    table = "\n".join(rows) + "\n"
+    atomic_write_text(Path(runs) / "results.md", table)
+    return table
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pipeline.ablate", description="Run one ablation override file, or collect all results.")
+    parser.add_argument("override", nargs="?", help="configs/ablations/<stage>__<name>.yaml")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="extra stage key override (repeatable)")
+    parser.add_argument("--runs", default="runs/ablations", help="folder of ablation runs (default runs/ablations)")
+    parser.add_argument("--collect", action="store_true", help="print and write the table of all finished ablations")
+    args = parser.parse_args(argv)
+    if args.override:
+        record = run_ablation(args.override, args.set, args.runs)
+        print(json.dumps(record, indent=2))
+    if args.collect or not args.override:
+        print(collect(args.runs))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

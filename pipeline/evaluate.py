@@ -1,0 +1,164 @@
+"""Run the pipeline over an annotated set and report every stage, alone (oracle input) and in the cascade.
+
+    python -m pipeline.evaluate --data DIR --format aasce|yolo|seed|phantom|challenge [--models DIR]
+                                [--split val|train|all] [--reference ROBOFLOW_DIR] --out REPORT
+
+Writes REPORT.json and REPORT.md. The figures come from the stages' own
+evaluation functions, so they match what each stage reports on the same films:
+detection (AP, recall, precision, level naming, before and after the priors),
+Dice on truth boxes (oracle) and on the cascade's boxes, corner error (mean,
+median, OR20, OR40) oracle and cascade, and the Cobb angles by the AASCE
+protocol (SMAPE, mean absolute error) and by the clinical method.
+"""
+
+from __future__ import annotations
+
+import pipeline  # noqa: F401
+
+import argparse
+import hashlib
+import json
+import sys
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from pipeline.datasets.annotation import Annotation
+from pipeline.files import atomic_write_json, atomic_write_text
+from pipeline.geometry import Spine
+from pipeline.measures import cmae, measure_spine, smape
+from pipeline.models import ModelSet
+from pipeline.priors import apply_priors
+from pipeline.radiograph import read_radiograph
+
+
+def load_films(data: str, fmt: str, split: str, reference: str | None = None) -> list[Annotation]:
+    """Annotated films of a folder in one of the supported formats; AASCE films filtered by the saved split."""
+    from pipeline.datasets import load_aasce, load_challenge, load_phantom_folder, load_seed, load_yolo
+    from pipeline.datasets.sources import DataConfig, aasce_split
+
+    if fmt == "aasce":
+        films = load_aasce(data, "repair", DataConfig().known_errors())
+        if split != "all":
+            train, val = aasce_split(DataConfig(root=str(Path(data).parents[1]))).apply(films)
+            films = val if split == "val" else train
+        return films
+    if fmt == "challenge":
+        if not reference:
+            raise SystemExit("--format challenge needs --reference: the Roboflow export with the challenge boxes")
+        return load_challenge(data, reference)
+    return {"yolo": load_yolo, "seed": load_seed, "phantom": load_phantom_folder}[fmt](data)
+
+
+class CachedCascade:
+    """Detector + priors per film, computed once and reused by every stage's evaluation."""
+
+    def __init__(self, models: ModelSet, view: str = "AP"):
+        self.models, self.view, self.cache = models, view, {}
+
+    def __call__(self, pixels: np.ndarray) -> Spine:
+        key = hashlib.sha1(np.ascontiguousarray(pixels[::7, ::7]).tobytes()).hexdigest() + str(pixels.shape)
+        if key not in self.cache:
+            detections = self.models.detector.detect(pixels)
+            self.cache[key] = apply_priors(detections, self.models.options.priors(self.view), self.view)[0]
+        return self.cache[key]
+
+
+def clinical_cobb(models: ModelSet, films: Sequence[Annotation], cascade: CachedCascade | None) -> dict:
+    """Major-curve clinical Cobb error against the same method on the true corners."""
+    errors = []
+    for ann in films:
+        truth = measure_spine(ann.spine)[0].get("cobb") or []
+        if not truth or not all(v.corners is not None for v in ann.spine.vertebrae):
+            continue
+        pixels = read_radiograph(ann.image).pixels
+        spine = cascade(pixels) if cascade else Spine(tuple(v.with_(corners=None, mask=None) for v in ann.spine.vertebrae))
+        if len(spine) < 2:
+            errors.append(truth[0]["angle_deg"])
+            continue
+        boxes = [v.box for v in spine.vertebrae]
+        outlines = models.segmenter.outlines(pixels, boxes)
+        corners = models.corners.corners(pixels, boxes, outlines)
+        found = spine.with_(vertebrae=tuple(v.with_(corners=c) for v, c in zip(spine.vertebrae, corners)))
+        pred = measure_spine(found)[0].get("cobb") or [{"angle_deg": 0.0}]
+        errors.append(abs(pred[0]["angle_deg"] - truth[0]["angle_deg"]))
+    return {"films": len(errors), "major_curve_mae_deg": float(np.mean(errors)) if errors else None,
+            "major_curve_median_deg": float(np.median(errors)) if errors else None}
+
+
+def evaluate(models: ModelSet, films: Sequence[Annotation], organisers: dict | None = None) -> dict:
+    from detector.evaluate import evaluate_detector
+    from keypoints.evaluate import evaluate_keypoints
+    from segmenter.evaluate import evaluate_segmenter
+
+    cascade = CachedCascade(models)
+    has_corners = any(v.corners is not None for a in films for v in a.spine.vertebrae)
+    report = {"films": len(films), "models": str(models.folder),
+              "detection": evaluate_detector(models.detector, films, models.options.priors_ap)}
+    if has_corners:
+        outlines = models.segmenter.outlines
+        report["segmentation"] = {"oracle": evaluate_segmenter(models.segmenter, films),
+                                  "cascade": evaluate_segmenter(models.segmenter, films, cascade)}
+        report["corners"] = {"oracle": evaluate_keypoints(models.corners, films, None, outlines, organisers),
+                             "cascade": evaluate_keypoints(models.corners, films, cascade, outlines, organisers)}
+        report["cobb_clinical"] = {"oracle": clinical_cobb(models, films, None), "cascade": clinical_cobb(models, films, cascade)}
+    return report
+
+
+def _fmt(value, digits: int = 3) -> str:
+    return "-" if value is None else (f"{value:.{digits}f}" if isinstance(value, float) else str(value))
+
+
+def markdown(report: dict) -> str:
+    d = report["detection"]
+    lines = [f"# Evaluation: {report['films']} films, models {report['models']}", "",
+             "| stage | input | figure | value |", "|---|---|---|---|",
+             f"| detector | film | AP50 / AP50-95 | {_fmt(d.get('AP50'))} / {_fmt(d.get('AP50-95'))} |"]
+    for when in ("before_priors", "after_priors"):
+        s = d.get(when, {})
+        lines.append(f"| detector | {when.replace('_', ' ')} | recall / precision @0.5 | {_fmt(s.get('recall@0.5'))} / {_fmt(s.get('precision@0.5'))} |")
+        lines.append(f"| detector | {when.replace('_', ' ')} | films with all levels right | {_fmt(s.get('films_all_levels_correct'))} |")
+    for mode in ("oracle", "cascade"):
+        seg = report.get("segmentation", {}).get(mode)
+        if seg:
+            lines.append(f"| segmenter | {mode} boxes | Dice / IoU mean | {_fmt(seg.get('dice_mean'))} / {_fmt(seg.get('iou_mean'))} |")
+        kp = report.get("corners", {}).get(mode)
+        if kp:
+            c = kp["corners"]
+            lines.append(f"| corners | {mode} | mean / median px, OR20, OR40 | {_fmt(c['mean_px'], 1)} / {_fmt(c['median_px'], 1)}, {_fmt(c['or20'])}, {_fmt(c['or40'])} |")
+            if "cobb_aasce" in kp:
+                lines.append(f"| Cobb (AASCE) | {mode} | SMAPE % / MAE deg | {_fmt(kp['cobb_aasce']['smape'], 2)} / {_fmt(kp['cobb_aasce']['mae_deg'], 2)} |")
+        cl = report.get("cobb_clinical", {}).get(mode)
+        if cl:
+            lines.append(f"| Cobb (clinical) | {mode} | major curve MAE deg | {_fmt(cl['major_curve_mae_deg'], 2)} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    from pipeline.datasets.aasce import load_angles
+
+    parser = argparse.ArgumentParser(prog="python -m pipeline.evaluate", description="Evaluate the pipeline on an annotated set.")
+    parser.add_argument("--data", required=True, help="dataset folder (AASCE: the boostnet_labeldata folder)")
+    parser.add_argument("--format", required=True, choices=["aasce", "yolo", "seed", "phantom", "challenge"], help="annotation format of --data")
+    parser.add_argument("--models", help="model set folder (default: the shipped model)")
+    parser.add_argument("--split", default="val", choices=["val", "train", "all"], help="AASCE: which side of the saved patient split (default val)")
+    parser.add_argument("--reference", help="challenge format: the Roboflow export holding the challenge films' boxes")
+    parser.add_argument("--device", default="cpu", help="torch device")
+    parser.add_argument("--out", required=True, help="report path; REPORT.json and REPORT.md are written")
+    args = parser.parse_args(argv)
+    films = load_films(args.data, args.format, args.split, args.reference)
+    organisers = load_angles(args.data) if args.format == "aasce" else None
+    report = evaluate(ModelSet.load(args.models, args.device), films, organisers)
+    report.update({"data": args.data, "format": args.format, "split": args.split})
+    out = Path(args.out)
+    base = out.with_suffix("") if out.suffix in (".json", ".md") else out
+    atomic_write_json(base.with_suffix(".json"), report)
+    atomic_write_text(base.with_suffix(".md"), markdown(report))
+    print(markdown(report))
+    print(json.dumps({k: v for k, v in report.items() if k in ("films", "data")}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

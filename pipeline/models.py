@@ -1,0 +1,65 @@
+"""The model set the end-to-end tools load once: detector, priors, segmenter and corner model from one folder.
+
+    <models>/meta.json        what the set is: stages, data, split, validation figures, code version
+    <models>/pipeline.yaml    the resolved pipeline options (priors per view, corner method)
+    <models>/detector/        a detector model folder
+    <models>/segmenter/       a segmenter model folder
+    <models>/keypoints/       a keypoints model folder (absent when corners come from the mask fit)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from pipeline import config as configlib
+from pipeline.geometry import level_range
+from pipeline.modelfolder import read_meta
+from pipeline.priors import PriorsConfig
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_MODELS = REPO_ROOT / "models" / "default"
+
+
+def _lateral_priors() -> PriorsConfig:
+    return PriorsConfig(expected_levels=level_range("T1", "S1"))
+
+
+@dataclass(frozen=True)
+class InferenceOptions:
+    """priors_ap / priors_lat: count and ordering priors per view; corners: 'keypoints' (the trained head) or
+    'mask_fit' (quadrilateral fit to the segmenter's outline)."""
+
+    priors_ap: PriorsConfig = field(default_factory=PriorsConfig)
+    priors_lat: PriorsConfig = field(default_factory=_lateral_priors)
+    corners: Literal["keypoints", "mask_fit"] = "keypoints"
+    default_view: Literal["AP", "PA", "LAT"] = "AP"
+
+    def priors(self, view: str) -> PriorsConfig:
+        return self.priors_lat if view == "LAT" else self.priors_ap
+
+
+@dataclass
+class ModelSet:
+    detector: object
+    segmenter: object
+    corners: object
+    options: InferenceOptions
+    meta: dict
+    folder: Path
+
+    @classmethod
+    def load(cls, folder: str | Path | None = None, device: str = "cpu") -> "ModelSet":
+        """Load every stage once; ``folder`` defaults to the shipped model (models/default)."""
+        from detector.predict import Detector
+        from keypoints.predict import CornerModel, MaskFitCorners
+        from segmenter.predict import Segmenter
+
+        folder = Path(folder) if folder else DEFAULT_MODELS
+        meta = read_meta(folder)
+        options = configlib.load(InferenceOptions, folder / "pipeline.yaml") if (folder / "pipeline.yaml").exists() else InferenceOptions()
+        use_head = options.corners == "keypoints" and (folder / "keypoints").is_dir()
+        corners = CornerModel.load(folder / "keypoints", device) if use_head else MaskFitCorners()
+        return cls(Detector.load(folder / "detector", device), Segmenter.load(folder / "segmenter", device), corners,
+                   options, meta, folder)

@@ -1,0 +1,146 @@
+"""Train detector, segmenter and keypoints in order from one config into one self-describing model set.
+
+    python -m pipeline.train_all [--config configs/pipeline.yaml] [--profile cpu|full|tiny]
+                                 [--set STAGE.key=value ...] [--devices N] [--strategy ddp]
+
+Each stage runs as its own process (``python -m <stage>.train``), so several
+devices (Lightning DDP, ultralytics multi-GPU) work stage by stage. Output:
+``<output>/<name>/<stage>/`` per stage, the model set in ``<output>/<name>/model``
+and a log in ``<output>/<name>/train_all.log``. Re-running continues: a stage
+with a finished model folder is skipped, an interrupted one resumes from its
+last checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipeline import config as configlib
+from pipeline.files import atomic_write_json
+from pipeline.modelfolder import code_version, read_meta
+from pipeline.models import InferenceOptions
+
+STAGES = ("detector", "segmenter", "keypoints")
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class StagePaths:
+    detector: str = "configs/detector.yaml"
+    segmenter: str = "configs/segmenter.yaml"
+    keypoints: str = "configs/keypoints.yaml"
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    name: str = "default"
+    output: str = "runs/pipeline"
+    profile: str = "cpu"
+    stages: StagePaths = field(default_factory=StagePaths)
+    data: dict = field(default_factory=dict)
+    options: InferenceOptions = field(default_factory=InferenceOptions)
+
+
+def flatten(tree: dict, prefix: str = "") -> list[str]:
+    """{'a': {'b': 1}} -> ['a.b=1'] (values as YAML flow text)."""
+    import yaml
+
+    out = []
+    for key, value in tree.items():
+        if isinstance(value, dict) and value:
+            out += flatten(value, f"{prefix}{key}.")
+        else:
+            out.append(f"{prefix}{key}={yaml.safe_dump(value, default_flow_style=True).strip().removesuffix('...').strip()}")
+    return out
+
+
+def stage_sets(stage: str, cfg: PipelineConfig, profile: dict, user_sets: list[str], devices: int | None, strategy: str | None) -> list[str]:
+    """The --set items of one stage: its run folder, the profile, the shared data keys, devices, then the user's."""
+    run = Path(cfg.output) / cfg.name
+    items = [f"name={stage}", f"output={run}"]
+    items += flatten(profile.get(stage) or {})
+    items += flatten({"data": cfg.data}) if cfg.data else []
+    if devices:
+        if stage == "detector":
+            items.append(f"train.device={','.join(str(i) for i in range(devices))}" if devices > 1 else "train.device=cpu")
+        else:
+            items += [f"train.devices={devices}"] + ([f"train.strategy={strategy}"] if strategy else [])
+    items += [s.split(".", 1)[1] for s in user_sets if s.startswith(stage + ".")]
+    return items
+
+
+def run_stage(stage: str, config_path: str, sets: list[str], log_path: Path) -> None:
+    """Run one stage's training as a child process; its output goes to the console and the log."""
+    command = [sys.executable, "-m", f"{stage}.train", "--config", config_path] + [a for s in sets for a in ("--set", s)]
+    with open(log_path, "a", encoding="utf-8") as log:
+        log.write(f"\n=== {stage}: {' '.join(command)}\n")
+        log.flush()
+        process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+        for line in process.stdout:
+            sys.stdout.write(line)
+            log.write(line)
+        if process.wait() != 0:
+            raise RuntimeError(f"stage {stage} failed (exit {process.returncode}); see {log_path}")
+
+
+def assemble(cfg: PipelineConfig, run: Path) -> Path:
+    """Copy each stage's model folder into <run>/model and describe the set."""
+    model = run / "model"
+    model.mkdir(parents=True, exist_ok=True)
+    metas = {}
+    for stage in STAGES:
+        source = run / stage / "model"
+        if (model / stage).exists():
+            shutil.rmtree(model / stage)
+        shutil.copytree(source, model / stage)
+        metas[stage] = read_meta(source)
+    detector_cfg = configlib.read_yaml(model / "detector" / "config.yaml")
+    options = configlib.to_dict(cfg.options)
+    options["priors_ap"] = detector_cfg.get("priors", options["priors_ap"])
+    configlib.dump(configlib.build(InferenceOptions, options), model / "pipeline.yaml")
+    atomic_write_json(model / "meta.json", {
+        "stage": "pipeline", "format": "spine-model-set/1", "name": cfg.name, "profile": cfg.profile,
+        "code_version": code_version(), "corner_order": ["superior_left", "superior_right", "inferior_left", "inferior_right"],
+        "stages": {s: {"trained_on": m.get("trained_on"), "validation": m.get("validation"), "input": m.get("input"),
+                       "code_version": m.get("code_version")} for s, m in metas.items()},
+    })
+    return model
+
+
+def train_all(cfg: PipelineConfig, user_sets: list[str] = (), devices: int | None = None, strategy: str | None = None) -> Path:
+    run = (REPO_ROOT / cfg.output / cfg.name) if not Path(cfg.output).is_absolute() else Path(cfg.output) / cfg.name
+    run.mkdir(parents=True, exist_ok=True)
+    profile = configlib.read_yaml(REPO_ROOT / "configs" / "profiles" / f"{cfg.profile}.yaml")
+    for stage in STAGES:
+        if (run / stage / "model" / "meta.json").exists() and "validation" in read_meta(run / stage / "model"):
+            print(f"[train_all] {stage}: done already ({run / stage / 'model'}), skipped")
+            continue
+        print(f"[train_all] {stage}: training")
+        run_stage(stage, getattr(cfg.stages, stage), stage_sets(stage, cfg, profile, list(user_sets), devices, strategy), run / "train_all.log")
+    model = assemble(cfg, run)
+    print(f"[train_all] model set: {model}")
+    return model
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pipeline.train_all", description=__doc__.strip().splitlines()[0])
+    parser.add_argument("--config", default="configs/pipeline.yaml", help="pipeline config (default configs/pipeline.yaml)")
+    parser.add_argument("--profile", help="override the config's profile: cpu, full or tiny (configs/profiles/)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a pipeline key (name=x) or a stage key (detector.train.epochs=5); repeatable")
+    parser.add_argument("--devices", type=int, help="devices per stage: Lightning devices, ultralytics GPU list 0..N-1")
+    parser.add_argument("--strategy", help="Lightning strategy for several devices, e.g. ddp")
+    args = parser.parse_args(argv)
+    own = [s for s in args.set if s.split("=", 1)[0].split(".", 1)[0] not in STAGES]
+    cfg = configlib.load(PipelineConfig, args.config, own + ([f"profile={args.profile}"] if args.profile else []))
+    train_all(cfg, [s for s in args.set if s not in own], args.devices, args.strategy)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

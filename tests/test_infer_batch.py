@@ -1,0 +1,67 @@
+"""pipeline.infer batch behaviour: bad files get a clear error, the rest are processed, nothing half-written."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from helpers.models import random_model_set
+from pipeline.demo import make_sample
+from pipeline.infer import expand_inputs, main
+from pipeline.models import ModelSet
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    return random_model_set(tmp_path_factory.mktemp("models"))
+
+
+def test_bad_files_do_not_stop_the_batch(tmp_path, models):
+    films = tmp_path / "films"
+    films.mkdir()
+    good = make_sample(films, "AP", seed=2)
+    (films / "corrupt.dcm").write_bytes(b"\x00" * 128 + b"DICM" + b"\x02\x00\x10\x00\x55\x49\x1a\x00garbage")
+    (films / "empty.png").write_bytes(b"")
+    out = tmp_path / "out"
+    status = main([str(films), "--out", str(out), "--models", str(models), "--quiet"])
+    assert status == 1
+    rows = {r["file"].split("/")[-1]: r for r in csv.DictReader(open(out / "summary.csv"))}
+    assert rows[good.name]["status"] == "ok"
+    assert rows["corrupt.dcm"]["status"] == "error" and "corrupt.dcm" in rows["corrupt.dcm"]["error"]
+    assert rows["empty.png"]["status"] == "error" and "empty" in rows["empty.png"]["error"]
+    result = json.loads((out / f"{good.stem}.json").read_text())
+    assert result["schema"] == "spine-geometry/1"
+    assert (out / f"{good.stem}_overlay.png").exists()
+    assert not list(out.glob("corrupt*")) and not list(out.glob("empty*"))
+    assert not list(out.glob(".*.tmp"))  # nothing half-written
+
+
+def test_inputs_expand_folders_globs_and_files(tmp_path):
+    for name in ("a.png", "b.dcm", "c.txt", "d.JPG"):
+        (tmp_path / name).write_bytes(b"x")
+    found = expand_inputs([str(tmp_path), str(tmp_path / "*.png"), str(tmp_path / "b.dcm")])
+    assert [p.name for p in found] == ["a.png", "b.dcm", "d.JPG"]
+
+
+def test_help_documents_every_flag(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = capsys.readouterr().out
+    for flag in ("--out", "--models", "--view", "--device", "--anterior", "--demo"):
+        assert flag in text
+
+
+def test_models_load_once_and_no_spine_is_reported(tmp_path, models):
+    import numpy as np
+
+    from pipeline.infer import infer
+    from pipeline.radiograph import Radiograph
+
+    loaded = ModelSet.load(models)
+    blank = Radiograph(np.zeros((400, 200), np.float32), "blank.png")
+    result = infer(blank, loaded)
+    if len(result.spine) == 0:
+        assert any("no spine" in w for w in result.warnings)
+    assert result.image.view == "AP" and any("view not given" in w for w in result.warnings)

@@ -61,9 +61,14 @@ class ExportConfig:
 
 @dataclass(frozen=True)
 class PredictConfig:
+    """two_pass: when the first pass finds the spine in a small part of the film, look again at that region
+    (grown by region_margin of its height) at full model resolution."""
+
     conf: float = 0.05
     iou: float = 0.6
     max_det: int = 80
+    two_pass: bool = True
+    region_margin: float = 0.15
 
 
 @dataclass(frozen=True)

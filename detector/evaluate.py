@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     cfg = configlib.load(DetectorConfig, f"{args.models}/config.yaml", args.set)
     films = detector_sets(cfg)[1] if args.on == "val" else challenge_annotations(cfg.data)
-    figures = evaluate_detector(Detector.load(args.models), films, cfg.priors)
+    figures = evaluate_detector(Detector.load(args.models).with_predict(cfg.predict), films, cfg.priors)
     figures["on"] = args.on
     print(json.dumps(figures, indent=2))
     if args.out:

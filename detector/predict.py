@@ -16,6 +16,7 @@ import torch
 import yaml
 
 from detector.model import build_network, raw_outputs
+from pipeline.crop import Crop
 from pipeline.geometry import Box
 from pipeline.modelfolder import load_state, read_meta
 from pipeline.priors import Detection
@@ -55,6 +56,29 @@ def decode(raw: torch.Tensor, scale: float, conf: float, iou: float, max_det: in
     return out
 
 
+def _inside(box: Box, region: Box) -> bool:
+    cx, cy = box.center
+    return region.x1 <= cx <= region.x2 and region.y1 <= cy <= region.y2
+
+
+def spine_region(detections: list[Detection], shape: tuple[int, int], margin: float, min_score: float = 0.25,
+                 max_fraction: float = 0.6) -> Box | None:
+    """The part of the film the confident detections cover, grown by ``margin`` of its height (and half its width
+    sideways), integer-aligned and clipped; None when there are too few or they already fill most of the film."""
+    boxes = [d.box for d in detections if d.score >= min_score]
+    if len(boxes) < 3:
+        return None
+    x1, y1 = min(b.x1 for b in boxes), min(b.y1 for b in boxes)
+    x2, y2 = max(b.x2 for b in boxes), max(b.y2 for b in boxes)
+    grow_y, grow_x = margin * (y2 - y1), max(0.5 * (x2 - x1), margin * (y2 - y1))
+    h, w = shape
+    region = Box(float(np.floor(max(0, x1 - grow_x))), float(np.floor(max(0, y1 - grow_y))),
+                 float(np.ceil(min(w, x2 + grow_x))), float(np.ceil(min(h, y2 + grow_y))))
+    if region.area > max_fraction * w * h:
+        return None
+    return region
+
+
 @dataclass
 class Detector:
     """A trained detector from its model folder; ``detect`` takes film pixels (H, W) in [0, 1]."""
@@ -66,6 +90,8 @@ class Detector:
     iou: float = 0.6
     max_det: int = 80
     device: str = "cpu"
+    two_pass: bool = True
+    region_margin: float = 0.15
 
     @classmethod
     def load(cls, folder: str | Path, device: str = "cpu") -> "Detector":
@@ -80,9 +106,31 @@ class Detector:
         predict = meta.get("predict", {})
         levels = tuple(meta["classes"]) if len(meta["classes"]) > 1 else ()
         return cls(network, int(meta["input"]["imgsz"]), levels, predict.get("conf", 0.05), predict.get("iou", 0.6),
-                   predict.get("max_det", 80), device)
+                   predict.get("max_det", 80), device, predict.get("two_pass", True), predict.get("region_margin", 0.15))
 
-    def detect(self, pixels: np.ndarray) -> list[Detection]:
+    def with_predict(self, predict) -> "Detector":
+        """The same network with other decoding settings (a PredictConfig)."""
+        from dataclasses import replace
+
+        return replace(self, conf=predict.conf, iou=predict.iou, max_det=predict.max_det, two_pass=predict.two_pass,
+                       region_margin=predict.region_margin)
+
+    def detect_once(self, pixels: np.ndarray) -> list[Detection]:
+        """One pass over the whole array: detections in its px."""
         batch, scale = prepare(pixels, self.imgsz)
         raw = raw_outputs(self.network, batch.to(self.device))
         return decode(raw, scale, self.conf, self.iou, self.max_det, self.levels)
+
+    def detect(self, pixels: np.ndarray) -> list[Detection]:
+        """Detections in original px. When the first pass finds the spine in a small part of the film (an
+        uncropped, full-length film), a second pass looks again at that region at full model resolution."""
+        first = self.detect_once(pixels)
+        region = spine_region(first, pixels.shape, self.region_margin)
+        if not self.two_pass or region is None:
+            return first
+        crop = Crop(region, (max(1, round(region.width)), max(1, round(region.height))))
+        x0, y0 = int(round(region.x1)), int(round(region.y1))
+        inner = self.detect_once(pixels[y0 : y0 + crop.size[1], x0 : x0 + crop.size[0]])
+        mapped = [Detection(crop.box_to_image(d.box), d.score, d.level_scores, d.levels) for d in inner]
+        outside = [d for d in first if not _inside(d.box, region)]
+        return mapped + outside

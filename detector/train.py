@@ -104,7 +104,7 @@ def train(cfg: DetectorConfig) -> TrainResult:
         "input": {"channels": 1, "imgsz": cfg.model.imgsz, "intensity": "grey in [0, 1], bone bright, 8-bit quantised",
                   "resize": "long side to imgsz, aspect kept, padded right/bottom to a multiple of 32 with 114/255"},
         "output": "boxes xyxy in original image px, scores; levels named by pipeline.priors",
-        "predict": {"conf": cfg.predict.conf, "iou": cfg.predict.iou, "max_det": cfg.predict.max_det},
+        "predict": configlib.to_dict(cfg.predict),
         "trained_on": described,
     }
     save_model_folder(folder, state, cfg, meta)

@@ -51,14 +51,15 @@ def stage_config(stage: str, overrides: dict, sets: list[str]):
 
 def _evaluate_only(stage: str, cfg, folder: str) -> dict:
     """Re-evaluate an existing model with the overridden settings (no training): priors, corner method."""
-    from pipeline.datasets.sources import crop_stage_sets
+    from pipeline.datasets.sources import challenge_annotations, crop_stage_sets
 
     if stage == "detector":
         from detector.evaluate import evaluate_detector
         from detector.predict import Detector
         from detector.train import detector_sets
 
-        return evaluate_detector(Detector.load(folder), detector_sets(cfg)[1], cfg.priors)
+        films = detector_sets(cfg)[1] if cfg.name != "detector__challenge" else challenge_annotations(cfg.data)
+        return evaluate_detector(Detector.load(folder).with_predict(cfg.predict), films, cfg.priors)
     if stage == "keypoints":
         from keypoints.evaluate import evaluate_keypoints
         from keypoints.predict import MaskFitCorners

@@ -66,3 +66,43 @@ def test_one_epoch_training_smoke_run(tmp_path):
     detector = Detector.load(result.folder)
     detections = detector.detect(np.zeros((600, 300), np.float32))
     assert isinstance(detections, list)
+
+
+def _det(x1, y1, x2, y2, score=0.9):
+    from pipeline.geometry import Box
+    from pipeline.priors import Detection
+
+    return Detection(Box(x1, y1, x2, y2), score)
+
+
+def test_spine_region_of_a_full_length_film():
+    from detector.predict import spine_region
+
+    column = [_det(900, 2000 + 120 * k, 1000, 2080 + 120 * k) for k in range(17)]
+    region = spine_region(column, (7000, 2500), margin=0.15)
+    assert region is not None and region.y1 < 2000 and region.y2 > 2000 + 120 * 16 + 80
+    assert region.x1 < 900 and region.x2 > 1000 and region.area < 0.6 * 7000 * 2500
+    assert spine_region(column[:2], (7000, 2500), 0.15) is None  # too few to trust
+    cropped_film = [_det(100, 50 + 120 * k, 400, 130 + 120 * k) for k in range(17)]
+    assert spine_region(cropped_film, (2100, 500), 0.15) is None  # the spine already fills the film
+
+
+def test_second_pass_boxes_come_back_in_film_pixels(monkeypatch):
+    from detector.predict import Detector
+
+    detector = Detector(network=None, imgsz=512, levels=())
+    film = np.zeros((7000, 2500), np.float32)
+    calls = []
+
+    def fake_detect_once(pixels):
+        calls.append(pixels.shape)
+        if pixels.shape == film.shape:  # first pass: coarse boxes down the middle
+            return [_det(1000, 2000 + 150 * k, 1100, 2100 + 150 * k, 0.5) for k in range(10)]
+        return [_det(10, 20, 110, 120, 0.95)]  # second pass, in the region's own px
+
+    monkeypatch.setattr(detector, "detect_once", fake_detect_once)
+    found = detector.detect(film)
+    assert len(calls) == 2 and calls[1][0] < film.shape[0]
+    region_origin = found[0].box.as_list()[:2]
+    assert region_origin[0] > 10 and region_origin[1] > 20  # shifted by the region's corner
+    assert found[0].score == pytest.approx(0.95)

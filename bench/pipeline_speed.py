@@ -1,0 +1,90 @@
+"""Benchmark (not a test): model load time, seconds per film for the whole pipeline and per stage, peak memory.
+
+    python bench/pipeline_speed.py [--models DIR] [--films N] [--real DIR] [--device cpu] [--out bench/results.json]
+
+Films: N synthetic AP phantoms at a realistic size (2400 px tall), or, with --real, the first N films of a folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import pipeline  # noqa: E402,F401
+from pipeline.measures import measure_spine  # noqa: E402
+from pipeline.models import ModelSet  # noqa: E402
+from pipeline.priors import apply_priors  # noqa: E402
+from pipeline.radiograph import read_radiograph  # noqa: E402
+
+
+def films(args) -> list[np.ndarray]:
+    if args.real:
+        paths = sorted(p for p in Path(args.real).iterdir() if p.suffix.lower() in (".jpg", ".png", ".dcm"))[: args.films]
+        return [read_radiograph(p).pixels for p in paths]
+    from pipeline.phantom import PhantomSpec, make_phantom
+
+    return [make_phantom(PhantomSpec(seed=900 + k, height_px=2400)).image for k in range(args.films)]
+
+
+def time_film(models: ModelSet, pixels: np.ndarray) -> dict:
+    t = {}
+    start = time.perf_counter()
+    detections = models.detector.detect(pixels)
+    t["detect"] = time.perf_counter() - start
+    start = time.perf_counter()
+    spine, _ = apply_priors(detections, models.options.priors_ap)
+    t["priors"] = time.perf_counter() - start
+    boxes = [v.box for v in spine.vertebrae]
+    start = time.perf_counter()
+    outlines = models.segmenter.outlines(pixels, boxes) if boxes else []
+    t["segment"] = time.perf_counter() - start
+    start = time.perf_counter()
+    corners = models.corners.corners(pixels, boxes, outlines) if boxes else []
+    t["corners"] = time.perf_counter() - start
+    start = time.perf_counter()
+    measure_spine(spine.with_(vertebrae=tuple(v.with_(corners=c) for v, c in zip(spine.vertebrae, corners))), pixels.shape[0])
+    t["measure"] = time.perf_counter() - start
+    t["total"] = sum(t.values())
+    t["vertebrae"] = len(boxes)
+    return t
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    parser.add_argument("--models", help="model set (default: the shipped model)")
+    parser.add_argument("--films", type=int, default=5, help="films to time (default 5)")
+    parser.add_argument("--real", help="a folder of real films to time instead of phantoms")
+    parser.add_argument("--device", default="cpu", help="torch device")
+    parser.add_argument("--out", help="write the figures to this JSON file")
+    args = parser.parse_args()
+    start = time.perf_counter()
+    models = ModelSet.load(args.models, args.device)
+    load_s = time.perf_counter() - start
+    images = films(args)
+    time_film(models, images[0])  # warm-up
+    rows = [time_film(models, img) for img in images]
+    keys = ("detect", "priors", "segment", "corners", "measure", "total")
+    report = {
+        "machine": f"{platform.processor() or platform.machine()}, {__import__('os').cpu_count()} cores", "device": args.device,
+        "films": len(rows), "source": args.real or "phantoms 2400 px tall", "models_load_s": load_s,
+        "mean_s": {k: float(np.mean([r[k] for r in rows])) for k in keys},
+        "ms_per_vertebra": {k: 1000 * float(np.sum([r[k] for r in rows]) / max(1, np.sum([r["vertebrae"] for r in rows]))) for k in ("segment", "corners")},
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+    print(json.dumps(report, indent=2))
+    if args.out:
+        Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

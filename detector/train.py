@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import pipeline  # noqa: F401  (offline switches first)
 
-import argparse
-import json
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -25,12 +22,7 @@ from pipeline import config as configlib
 from pipeline.datasets.annotation import Annotation
 from pipeline.datasets.sources import aasce_annotations, aasce_split, phantom_annotations, roboflow_annotations, seed_annotations
 from pipeline.modelfolder import save_model_folder
-
-
-@dataclass
-class TrainResult:
-    folder: Path
-    metrics: dict
+from pipeline.training import TrainResult, stage_main
 
 
 def detector_sets(cfg: DetectorConfig) -> tuple[list[Annotation], list[Annotation], dict]:
@@ -116,22 +108,8 @@ def train(cfg: DetectorConfig) -> TrainResult:
     return TrainResult(folder, metrics)
 
 
-def parse_args(argv: list[str] | None):
-    parser = argparse.ArgumentParser(prog="python -m detector.train", description="Train the vertebra detector.")
-    parser.add_argument("--config", default="configs/detector.yaml", help="stage config YAML (default configs/detector.yaml)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one config key, e.g. train.epochs=5 (repeatable)")
-    parser.add_argument("--override", help="an ablation override file: only the keys it changes")
-    return parser.parse_args(argv)
-
-
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    extra = configlib.read_yaml(args.override).get("overrides", {}) if args.override else None
-    cfg = configlib.load(DetectorConfig, args.config, args.set, extra)
-    result = train(cfg)
-    print(f"model folder: {result.folder}")
-    print(json.dumps(result.metrics, indent=2))
-    return 0
+    return stage_main(argv, "detector", "Train the vertebra detector.", DetectorConfig, train)
 
 
 if __name__ == "__main__":

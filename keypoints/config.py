@@ -8,6 +8,7 @@ from typing import Literal
 from pipeline.augment import AugmentConfig
 from pipeline.config import ConfigError
 from pipeline.datasets.sources import DataConfig
+from pipeline.training import LightningTrainConfig
 
 ENCODER_STEP = 32
 
@@ -40,24 +41,6 @@ class ModelConfig:
 
 
 @dataclass(frozen=True)
-class TrainConfig:
-    epochs: int = 15
-    batch: int = 32
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
-    accelerator: str = "cpu"
-    devices: int = 1
-    strategy: str = "auto"
-    precision: str = "32-true"
-    num_workers: int = 0
-    seed: int = 0
-    max_train_films: int | None = None
-    max_val_films: int | None = None
-    crops_per_epoch: int | None = None
-    threads: int | None = None
-
-
-@dataclass(frozen=True)
 class KeypointsConfig:
     name: str = "keypoints"
     output: str = "runs"
@@ -66,4 +49,4 @@ class KeypointsConfig:
     crop: CropConfig = field(default_factory=CropConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
+    train: LightningTrainConfig = field(default_factory=LightningTrainConfig)

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import pipeline  # noqa: F401
 
-import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -27,7 +25,7 @@ from pipeline import config as configlib
 from pipeline.cropdata import CropDataModule
 from pipeline.datasets.sources import crop_stage_sets
 from pipeline.modelfolder import save_model_folder, update_meta
-from pipeline.training import TrainResult, best_state, fit
+from pipeline.training import TrainResult, best_state, fit, stage_main
 
 
 def jitter_masks(masks: torch.Tensor, max_px: int = 2) -> torch.Tensor:
@@ -109,18 +107,7 @@ def train(cfg: KeypointsConfig) -> TrainResult:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m keypoints.train", description="Train the corner keypoint head.")
-    parser.add_argument("--config", default="configs/keypoints.yaml", help="stage config YAML (default configs/keypoints.yaml)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one config key (repeatable)")
-    parser.add_argument("--override", help="an ablation override file: only the keys it changes")
-    args = parser.parse_args(argv)
-    extra = configlib.read_yaml(args.override).get("overrides", {}) if args.override else None
-    result = train(configlib.load(KeypointsConfig, args.config, args.set, extra))
-    if result.folder is None:
-        return 0  # a non-zero rank of a multi-process run
-    print(f"model folder: {result.folder}")
-    print(json.dumps(result.metrics, indent=2))
-    return 0
+    return stage_main(argv, "keypoints", "Train the corner keypoint head.", KeypointsConfig, train)
 
 
 if __name__ == "__main__":

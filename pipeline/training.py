@@ -9,6 +9,27 @@ import lightning as L
 import torch
 
 
+@dataclass(frozen=True)
+class LightningTrainConfig:
+    """Training settings of a Lightning stage. devices/strategy/accelerator pass straight to Lightning (e.g. 2,
+    ddp, gpu); crops_per_epoch samples that many crops per epoch (None: all); threads caps torch's CPU threads."""
+
+    epochs: int = 12
+    batch: int = 16
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    accelerator: str = "cpu"
+    devices: int = 1
+    strategy: str = "auto"
+    precision: str = "32-true"
+    num_workers: int = 0
+    seed: int = 0
+    max_train_films: int | None = None
+    max_val_films: int | None = None
+    crops_per_epoch: int | None = None
+    threads: int | None = None
+
+
 @dataclass
 class TrainResult:
     """What a stage's ``train(cfg)`` returns: its model folder and validation figures."""
@@ -40,3 +61,24 @@ def best_state(path: Path, prefix: str = "model.") -> dict:
     """The network's state dict from a Lightning checkpoint this run wrote."""
     ckpt = torch.load(path, map_location="cpu", weights_only=False)
     return {k[len(prefix):]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)}
+
+
+def stage_main(argv: list[str] | None, stage: str, description: str, config_cls, train_fn) -> int:
+    """The command line of a stage's training: --config, --set (repeatable), --override (an ablation file)."""
+    import argparse
+    import json
+
+    from pipeline import config as configlib
+
+    parser = argparse.ArgumentParser(prog=f"python -m {stage}.train", description=description)
+    parser.add_argument("--config", default=f"configs/{stage}.yaml", help=f"stage config YAML (default configs/{stage}.yaml)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one config key, e.g. train.epochs=5 (repeatable)")
+    parser.add_argument("--override", help="an ablation override file: only the keys it changes")
+    args = parser.parse_args(argv)
+    extra = configlib.read_yaml(args.override).get("overrides", {}) if args.override else None
+    result = train_fn(configlib.load(config_cls, args.config, args.set, extra))
+    if result.folder is None:
+        return 0  # a non-zero rank of a multi-process run
+    print(f"model folder: {result.folder}")
+    print(json.dumps(result.metrics, indent=2))
+    return 0

@@ -8,6 +8,7 @@ from typing import Literal
 from pipeline.augment import AugmentConfig
 from pipeline.config import ConfigError
 from pipeline.datasets.sources import DataConfig
+from pipeline.training import LightningTrainConfig
 
 PRETRAINED_ENCODERS = {"efficientnet_lite0": "tu-tf_efficientnet_lite0"}
 ENCODER_DEPTH = 5  # the input side must divide by 2**depth
@@ -59,24 +60,6 @@ class LossConfig:
 
 
 @dataclass(frozen=True)
-class TrainConfig:
-    epochs: int = 12
-    batch: int = 16
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
-    accelerator: str = "cpu"
-    devices: int = 1
-    strategy: str = "auto"
-    precision: str = "32-true"
-    num_workers: int = 0
-    seed: int = 0
-    max_train_films: int | None = None
-    max_val_films: int | None = None
-    crops_per_epoch: int | None = None
-    threads: int | None = None
-
-
-@dataclass(frozen=True)
 class WholeFilmConfig:
     """The seed's approach (an ablation baseline): one UNet++ on the whole film resized to height x width."""
 
@@ -95,5 +78,5 @@ class SegmenterConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
+    train: LightningTrainConfig = field(default_factory=LightningTrainConfig)
     whole_film: WholeFilmConfig = field(default_factory=WholeFilmConfig)

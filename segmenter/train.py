@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import pipeline  # noqa: F401
 
-import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -21,9 +19,9 @@ from torch import nn
 
 from pipeline import config as configlib
 from pipeline.modelfolder import save_model_folder, update_meta
-from pipeline.training import TrainResult, best_state, fit
-from segmenter.config import SegmenterConfig
 from pipeline.datasets.sources import crop_stage_sets
+from pipeline.training import TrainResult, best_state, fit, stage_main
+from segmenter.config import SegmenterConfig
 from segmenter.data import datamodule
 from segmenter.model import build_model, normalise
 
@@ -106,18 +104,7 @@ def train(cfg: SegmenterConfig) -> TrainResult:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m segmenter.train", description="Train the vertebra segmenter.")
-    parser.add_argument("--config", default="configs/segmenter.yaml", help="stage config YAML (default configs/segmenter.yaml)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one config key, e.g. train.epochs=5 (repeatable)")
-    parser.add_argument("--override", help="an ablation override file: only the keys it changes")
-    args = parser.parse_args(argv)
-    extra = configlib.read_yaml(args.override).get("overrides", {}) if args.override else None
-    result = train(configlib.load(SegmenterConfig, args.config, args.set, extra))
-    if result.folder is None:
-        return 0  # a non-zero rank of a multi-process run
-    print(f"model folder: {result.folder}")
-    print(json.dumps(result.metrics, indent=2))
-    return 0
+    return stage_main(argv, "segmenter", "Train the vertebra segmenter.", SegmenterConfig, train)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,14 @@ from pipeline.metrics import corner_errors, corner_summary
 from pipeline.radiograph import read_radiograph
 
 
+def organiser_angles(data_cfg) -> dict | None:
+    """The organisers' angles.csv by film name, when the AASCE folder is there."""
+    from pipeline.datasets.aasce import load_angles
+
+    folder = data_cfg.root_path() / data_cfg.aasce
+    return load_angles(folder) if folder.is_dir() else None
+
+
 def reference_angles(ann: Annotation, height: int, organisers: dict | None) -> np.ndarray | None:
     """The organisers' angles for an AASCE film when known, else the protocol on the true corners."""
     if organisers is not None and ann.name in organisers:
@@ -71,7 +79,6 @@ def main(argv: list[str] | None = None) -> int:
     from keypoints.config import KeypointsConfig
     from keypoints.predict import CornerModel
     from pipeline import config as configlib
-    from pipeline.datasets.aasce import load_angles
     from pipeline.datasets.sources import crop_stage_sets
     from pipeline.files import atomic_write_json
 
@@ -81,9 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     cfg = configlib.load(KeypointsConfig, Path(args.models) / "config.yaml")
     films = crop_stage_sets(cfg.data, max_val=cfg.train.max_val_films)[1]
-    aasce = cfg.data.root_path() / cfg.data.aasce
-    organisers = load_angles(aasce) if aasce.is_dir() else None
-    figures = evaluate_keypoints(CornerModel.load(args.models), films, organisers=organisers)
+    figures = evaluate_keypoints(CornerModel.load(args.models), films, organisers=organiser_angles(cfg.data))
     print(json.dumps(figures, indent=2))
     if args.out:
         atomic_write_json(args.out, figures)

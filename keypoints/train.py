@@ -89,7 +89,7 @@ def meta_for(cfg: KeypointsConfig, described: dict) -> dict:
 
 
 def train(cfg: KeypointsConfig) -> TrainResult:
-    from keypoints.evaluate import evaluate_keypoints
+    from keypoints.evaluate import evaluate_keypoints, organiser_angles
     from keypoints.predict import CornerModel
 
     run_dir = (Path(cfg.output) / cfg.name).resolve()
@@ -101,7 +101,7 @@ def train(cfg: KeypointsConfig) -> TrainResult:
     if best is None:
         return TrainResult(None, {})
     folder = save_model_folder(run_dir / "model", best_state(best), cfg, meta_for(cfg, described))
-    metrics = evaluate_keypoints(CornerModel.load(folder), val_films) if not cfg.model.mask_channel else {}
+    metrics = evaluate_keypoints(CornerModel.load(folder), val_films, organisers=organiser_angles(cfg.data)) if not cfg.model.mask_channel else {}
     update_meta(folder, validation=metrics)
     return TrainResult(folder, metrics)
 

@@ -9,6 +9,7 @@ An override file names its stage and holds only what it changes::
     description: deep supervision off
     overrides: {model: {deep_supervision: false}}
     evaluate_only: runs/segmenter/model   # optional: no training, re-evaluate that model with the overrides
+    segmenter: runs/segmenter/model       # optional: outlines that feed a keypoint model's mask channel
 
 The run folder is ``runs/ablations/<file stem>``; its figures land in
 ``figures.json`` there, and ``--collect`` gathers all of them into
@@ -61,20 +62,32 @@ def _evaluate_only(stage: str, cfg, folder: str) -> dict:
         films = detector_sets(cfg)[1] if cfg.name != "detector__challenge" else challenge_annotations(cfg.data)
         return evaluate_detector(Detector.load(folder).with_predict(cfg.predict), films, cfg.priors)
     if stage == "keypoints":
-        from keypoints.evaluate import evaluate_keypoints
+        from keypoints.evaluate import evaluate_keypoints, organiser_angles
         from keypoints.predict import MaskFitCorners
         from segmenter.predict import Segmenter
 
-        segmenter = Segmenter.load(folder)
-        return evaluate_keypoints(MaskFitCorners(), crop_stage_sets(cfg.data, max_val=cfg.train.max_val_films)[1], outlines_fn=segmenter.outlines)
+        films = crop_stage_sets(cfg.data, max_val=cfg.train.max_val_films)[1]
+        return evaluate_keypoints(MaskFitCorners(), films, outlines_fn=Segmenter.load(folder).outlines, organisers=organiser_angles(cfg.data))
     raise ValueError(f"evaluate_only is not supported for stage {stage}")
+
+
+def _with_segmenter(cfg, folder: Path, segmenter_folder: str) -> dict:
+    """Keypoint figures with a segmenter's outlines in the mask channel (the stage alone cannot make them)."""
+    from keypoints.evaluate import evaluate_keypoints, organiser_angles
+    from keypoints.predict import CornerModel
+    from pipeline.datasets.sources import crop_stage_sets
+    from segmenter.predict import Segmenter
+
+    films = crop_stage_sets(cfg.data, max_val=cfg.train.max_val_films)[1]
+    return evaluate_keypoints(CornerModel.load(folder), films, outlines_fn=Segmenter.load(segmenter_folder).outlines,
+                              organisers=organiser_angles(cfg.data))
 
 
 def run_ablation(path: str | Path, sets: list[str], runs: str | Path = "runs/ablations") -> dict:
     import importlib
 
     spec = configlib.read_yaml(path)
-    unknown = set(spec) - {"stage", "description", "overrides", "evaluate_only"}
+    unknown = set(spec) - {"stage", "description", "overrides", "evaluate_only", "segmenter"}
     if unknown or spec.get("stage") not in STAGE_CONFIGS:
         raise configlib.ConfigError(f"{path}: needs 'stage' (one of {', '.join(STAGE_CONFIGS)}), 'description', 'overrides'; unknown: {sorted(unknown)}")
     stem = Path(path).stem
@@ -83,7 +96,10 @@ def run_ablation(path: str | Path, sets: list[str], runs: str | Path = "runs/abl
     if spec.get("evaluate_only"):
         figures = _evaluate_only(spec["stage"], cfg, spec["evaluate_only"])
     else:
-        figures = importlib.import_module(f"{spec['stage']}.train").train(cfg).metrics
+        result = importlib.import_module(f"{spec['stage']}.train").train(cfg)
+        figures = result.metrics
+        if spec.get("segmenter"):
+            figures = _with_segmenter(cfg, result.folder, spec["segmenter"])
     record = {"ablation": stem, "stage": spec["stage"], "description": spec.get("description", ""), "figures": figures}
     atomic_write_json(Path(runs) / stem / "figures.json", record)
     return record

@@ -57,7 +57,7 @@ def _before_priors(detections: list[Detection], cfg: PriorsConfig, conf: float) 
     from pipeline.geometry import Vertebra
 
     kept = sorted((d for d in detections if d.score >= conf), key=lambda d: d.box.center[1])
-    names, _ = name_levels(len(kept), cfg) if kept else ([], [])
+    names, _ = name_levels([d.score for d in kept], cfg) if kept else ([], [])
     return Spine(tuple(Vertebra(n, d.box, score=d.score) for d, n in zip(kept, names)))
 
 

@@ -19,8 +19,10 @@ SEEN, INFERRED, CURVE = (60, 220, 90), (255, 150, 0), (255, 60, 200)
 
 
 def _text(img: np.ndarray, text: str, org, scale: float, colour, thick: int) -> None:
+    """Text on a dark box, so it reads on bright bone and dark background alike."""
     org = (int(org[0]), int(org[1]))
-    cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thick + 2, cv2.LINE_AA)
+    (w, h), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
+    cv2.rectangle(img, (org[0] - 2, org[1] - h - 2), (org[0] + w + 2, org[1] + base), (0, 0, 0), -1)
     cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, colour, thick, cv2.LINE_AA)
 
 
@@ -56,8 +58,8 @@ def _draw_curves(img, result: SpineResult, s: float, unit: int) -> None:
         _line_through(img, lower.corners[IL] * s, lower.corners[IR] * s, extend, CURVE, thick)
         y = (upper.box.center[1] + lower.box.center[1]) / 2 * s
         x = min(upper.box.x1, lower.box.x1) * s - 14 * unit
-        _text(img, f"{curve['angle_deg']:.1f}", (max(x, 2), y), 0.55 * unit, CURVE, max(1, unit // 2 + 1))
-        _text(img, f"{curve['upper']}-{curve['lower']}", (max(x, 2), y + 8 * unit), 0.35 * unit, CURVE, max(1, unit // 2))
+        _text(img, f"{curve['angle_deg']:.1f}", (max(x, 2), y), 0.45 * unit, CURVE, max(1, unit // 2 + 1))
+        _text(img, f"{curve['upper']}-{curve['lower']}", (max(x, 2), y + 11 * unit), 0.3 * unit, CURVE, max(1, unit // 2))
 
 
 def _legend(img, result: SpineResult, unit: int) -> None:
@@ -69,7 +71,8 @@ def _legend(img, result: SpineResult, unit: int) -> None:
             lines.append(f"{label} {m[key]:.1f} deg")
     lines += [f"! {w[:90]}" for w in result.warnings[:6]]
     for k, line in enumerate(lines):
-        _text(img, line, (6 * unit, (10 + 9 * k) * unit), 0.35 * unit, (255, 255, 255) if not line.startswith("!") else (255, 210, 0), max(1, unit // 2))
+        colour = (255, 255, 255) if not line.startswith("!") else (255, 210, 0)
+        _text(img, line, (4 * unit, (8 + 11 * k) * unit), 0.28 * unit, colour, max(1, unit // 2))
 
 
 def render_overlay(film: Radiograph, result: SpineResult) -> np.ndarray:

@@ -7,8 +7,10 @@ score minus a threshold; each link pays for an unusual spacing, a lateral
 jump, a size change, and every vertebra missing in between (inserted later
 by interpolation and marked ``inferred``). Detections off the chain (ribs,
 pelvis, skull, duplicates) are dropped. Levels are named from the expected
-run (a soft count): a chain one longer gets the configured extra level (L6
-or T13), other counts are named from an anchor, each case with a warning.
+run (a soft count): a longer chain gives the expected run to its most
+confident stretch and names the rest by anatomy (C7 above, S1 below), or
+inserts a configured extra level (L6, T13); a shorter one is named from the
+top; each case comes with a warning.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ class PriorsConfig:
     lateral_weight: float = 2.0
     size_weight: float = 1.0
     min_chain: int = 3
-    extra_level: Literal["L6", "T13"] = "L6"
+    extra_level: Literal["auto", "L6", "T13"] = "auto"
 
     def validate(self) -> None:
         if len(self.expected_levels) < 2:
@@ -72,11 +74,28 @@ def merge_duplicates(detections: list[Detection], iou: float) -> list[Detection]
     return kept
 
 
-def _link(a: Box, b: Box, cfg: PriorsConfig) -> tuple[float, int] | None:
+def pitch_profile(detections: list[Detection], min_score: float = 0.4):
+    """Vertical centre-to-centre spacing of neighbouring vertebrae as a function of image y, measured on the
+    confident detections (a running median, so a missing vertebra's double gap does not count). Box heights
+    overstate the spacing of tilted vertebrae, so this is preferred to them. None when too few detections."""
+    strong = sorted((d for d in detections if d.score >= min_score), key=lambda d: d.box.center[1])
+    ys, gaps = [], []
+    for a, b in zip(strong, strong[1:]):
+        dy = b.box.center[1] - a.box.center[1]
+        if abs(b.box.center[0] - a.box.center[0]) < (a.box.width + b.box.width) / 2 and dy > 0.25 * min(a.box.height, b.box.height):
+            ys.append((a.box.center[1] + b.box.center[1]) / 2)
+            gaps.append(dy)
+    if len(gaps) < 3:
+        return None
+    smooth = [float(np.median(gaps[max(0, k - 2) : k + 3])) for k in range(len(gaps))]
+    return lambda y: float(np.interp(y, ys, smooth))
+
+
+def _link(a: Box, b: Box, cfg: PriorsConfig, pitch_at=None) -> tuple[float, int] | None:
     """Cost of b following a in the chain and the number of steps (1 + vertebrae missing between); None if implausible."""
     (ax, ay), (bx, by) = a.center, b.center
     height, width = (a.height + b.height) / 2, (a.width + b.width) / 2
-    pitch = cfg.pitch_ratio * height
+    pitch = pitch_at((ay + by) / 2) if pitch_at is not None else cfg.pitch_ratio * height
     dy = by - ay
     if dy < 0.5 * pitch:
         return None
@@ -94,11 +113,12 @@ def _link(a: Box, b: Box, cfg: PriorsConfig) -> tuple[float, int] | None:
 def best_chain(detections: list[Detection], cfg: PriorsConfig) -> list[tuple[Detection, int]]:
     """The highest-value chain, cranial first, as (detection, steps from the previous one)."""
     nodes = sorted(detections, key=lambda d: d.box.center[1])
+    pitch_at = pitch_profile(nodes)
     value = [d.score - cfg.node_threshold for d in nodes]
     back: list[tuple[int, int] | None] = [None] * len(nodes)
     for j in range(len(nodes)):
         for i in range(j):
-            link = _link(nodes[i].box, nodes[j].box, cfg)
+            link = _link(nodes[i].box, nodes[j].box, cfg, pitch_at)
             if link is None:
                 continue
             candidate = value[i] + nodes[j].score - cfg.node_threshold - link[0]
@@ -131,24 +151,32 @@ def fill_gaps(chain: list[tuple[Detection, int]]) -> list[tuple[Box, float, bool
     return out
 
 
-def name_levels(count: int, cfg: PriorsConfig) -> tuple[list[str | None], list[str]]:
-    """Level names for a chain of ``count`` vertebrae from the soft expected count, and the warnings."""
-    expected = list(cfg.expected_levels)
-    n = len(expected)
-    span = f"{expected[0]}-{expected[-1]}"
+def name_levels(scores: list[float], cfg: PriorsConfig) -> tuple[list[str | None], list[str]]:
+    """Level names for a chain (its vertebrae's scores, cranial first) from the soft expected count, and warnings.
+
+    One vertebra too many with ``extra_level`` L6 or T13: that level is inserted. Otherwise, with more
+    vertebrae than expected, the expected run goes to the most confident window of that length and the others are
+    named by anatomy beyond it (C7 above T1, S1 below L5). With fewer, names run from the first expected level.
+    """
+    expected, count = list(cfg.expected_levels), len(scores)
+    n, span = len(expected), f"{expected[0]}-{expected[-1]}"
     if count == n:
         return expected, []
-    if count == n + 1:
-        names = _with_extra(expected, cfg.extra_level)
-        return names, [f"{count} vertebrae in one chain where {n} ({span}) were expected: the extra one is named "
-                       f"{cfg.extra_level} (transitional anatomy, or a C7/S1 taken for one); check the film"]
     if count < n:
-        return expected[:count], [f"{count} vertebrae found where {n} ({span}) were expected: named from "
-                                  f"{expected[0]} down to {expected[count - 1]}; if {expected[0]} is out of view, "
-                                  f"the names are shifted"]
-    names = _standard_from_bottom(expected[-1], count)
-    return names, [f"{count} vertebrae in one chain where {n} ({span}) were expected: named upwards from "
-                   f"{expected[-1]} at the bottom; vertebrae above {expected[0]} may be cervical"]
+        return expected[:count], [f"{count} vertebrae found where {n} ({span}) were expected: named from {expected[0]} "
+                                  f"down to {expected[count - 1]}; if {expected[0]} is out of view, the names are shifted"]
+    if count == n + 1 and cfg.extra_level in ("L6", "T13"):
+        return _with_extra(expected, cfg.extra_level), [
+            f"{count} vertebrae in one chain where {n} ({span}) were expected: the extra one is named {cfg.extra_level} "
+            f"(transitional anatomy, or a C7/S1 taken for one); check the film"]
+    window = [sum(scores[k : k + n]) for k in range(count - n + 1)]
+    start = int(np.argmax(window))
+    standard = [name for name in LEVELS if name not in ("T13", "L6")]
+    first = standard.index(expected[0]) - start
+    names = [standard[first + k] if 0 <= first + k < len(standard) else None for k in range(count)]
+    beyond = ", ".join(str(names[k]) for k in list(range(start)) + list(range(start + n, count)))
+    return names, [f"{count} vertebrae in one chain where {n} ({span}) were expected: {span} given to the most "
+                   f"confident run of {n}; the others named {beyond} by position (could also be L6/T13); check the film"]
 
 
 def _with_extra(expected: list[str], extra: str) -> list[str]:
@@ -160,13 +188,6 @@ def _with_extra(expected: list[str], extra: str) -> list[str]:
     else:
         names.append(None)
     return names
-
-
-def _standard_from_bottom(last: str, count: int) -> list[str | None]:
-    standard = [name for name in LEVELS if name not in ("T13", "L6")]
-    end = standard.index(last)
-    names = [standard[end - k] if end - k >= 0 else None for k in range(count)]
-    return names[::-1]
 
 
 def _named_by_scores(items, cfg: PriorsConfig) -> list[str | None] | None:
@@ -197,7 +218,7 @@ def apply_priors(detections: list[Detection], cfg: PriorsConfig = PriorsConfig()
     if not cfg.enabled:
         ordered = sorted(merge_duplicates(candidates, cfg.merge_iou), key=lambda d: d.box.center[1])
         items = [(d.box, d.score, False, d) for d in ordered if d.score >= cfg.node_threshold]
-        names, warnings = name_levels(len(items), cfg) if items else ([], [])
+        names, warnings = name_levels([item[1] for item in items], cfg) if items else ([], [])
         return _spine(items, names, view, spacing_mm), warnings
     chain = best_chain(merge_duplicates(candidates, cfg.merge_iou), cfg)
     items = fill_gaps(chain)
@@ -205,7 +226,7 @@ def apply_priors(detections: list[Detection], cfg: PriorsConfig = PriorsConfig()
         return Spine((), view=view, spacing_mm=spacing_mm), [f"no spine found: no chain of {cfg.min_chain} or more vertebrae"]
     inferred = [k for k, item in enumerate(items) if item[2]]
     by_score = _named_by_scores(items, cfg)
-    names, warnings = (by_score, []) if by_score is not None else name_levels(len(items), cfg)
+    names, warnings = (by_score, []) if by_score is not None else name_levels([item[1] for item in items], cfg)
     if inferred:
         warnings.append(f"{len(inferred)} vertebra(e) not detected, inferred between neighbours: "
                         + ", ".join(str(names[k] or f"#{k + 1}") for k in inferred))

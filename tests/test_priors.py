@@ -49,11 +49,36 @@ def test_rib_like_false_positive_is_dropped_and_duplicate_merged():
 
 
 def test_l6_case_yields_18_levels_with_a_warning():
-    spine, warnings = apply_priors(column(18))
+    spine, warnings = apply_priors(column(18), PriorsConfig(extra_level="L6"))
     assert len(spine) == 18 and spine.levels[-2:] == ("L5", "L6")
     assert any("18 vertebrae" in w and "L6" in w for w in warnings)
     spine, _ = apply_priors(column(18), PriorsConfig(extra_level="T13"))
     assert spine.levels[12] == "T13"
+
+
+def test_an_extra_faint_vertebra_at_an_end_is_named_by_anatomy():
+    dets = column(18)
+    faint_top = [Detection(dets[0].box, 0.3)] + dets[1:]
+    spine, warnings = apply_priors(faint_top)
+    assert spine.levels[0] == "C7" and spine.levels[1:] == AASCE_LEVELS
+    faint_bottom = dets[:-1] + [Detection(dets[-1].box, 0.3)]
+    spine, _ = apply_priors(faint_bottom)
+    assert spine.levels[:-1] == AASCE_LEVELS and spine.levels[-1] == "S1"
+    assert any("most confident run" in w for w in warnings)
+
+
+def test_tilted_boxes_do_not_break_the_chain():
+    # a steep curve: tilted bodies have tall boxes, but their centres keep the real spacing
+    out, y = [], 100.0
+    for k in range(17):
+        h, w = 28 + k, 56 + 2 * k
+        tilt = np.radians(35 * np.sin(np.pi * k / 16))
+        box_h = h * np.cos(tilt) + w * np.sin(tilt)
+        box_w = w * np.cos(tilt) + h * np.sin(tilt)
+        out.append(Detection(Box.from_cxcywh(300 + 80 * np.sin(np.pi * k / 16), y, box_w, box_h), 0.9))
+        y += 1.25 * h * np.cos(tilt)
+    spine, warnings = apply_priors(out)
+    assert spine.levels == AASCE_LEVELS, warnings
 
 
 def test_short_chain_is_named_from_the_top_with_a_warning():

@@ -49,6 +49,7 @@ class TrainConfig:
     scale: float = 0.3
     max_train_images: int | None = None
     max_val_images: int | None = None
+    hours: float | None = None  # a wall-clock budget: ultralytics fits its epochs and LR schedule into it
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,7 @@ def _ultralytics_args(cfg: DetectorConfig, data_yaml: Path, run_dir: Path) -> di
         seed=t.seed, deterministic=False, cache="ram" if t.cache else False, rect=t.rect, mosaic=t.mosaic,
         close_mosaic=t.close_mosaic, fliplr=t.fliplr, degrees=t.degrees, scale=t.scale, lr0=t.lr0, patience=t.patience,
         hsv_h=0.0, hsv_s=0.0, hsv_v=0.3, amp=False, plots=False, pretrained=False, project=str(run_dir.resolve()), name="yolo",
-        exist_ok=True, verbose=False, val=True,
+        exist_ok=True, verbose=False, val=True, time=t.hours,
     )
 
 
@@ -79,18 +79,9 @@ def checkpoint_state(path: Path) -> tuple[dict, dict]:
     return model.state_dict(), dict(model.yaml)
 
 
-def train(cfg: DetectorConfig) -> TrainResult:
-    from detector.evaluate import evaluate_detector
-    from detector.predict import Detector
-
-    run_dir = (Path(cfg.output) / cfg.name).resolve()
-    train_set, val_set, described = detector_sets(cfg)
-    if not train_set:
-        raise RuntimeError("no training films: point data.root at the shared data or set data.phantoms > 0")
-    data_yaml = export_dataset(train_set, val_set, cfg)
-    best = _run_ultralytics(cfg, data_yaml, run_dir)
-    state, model_yaml = checkpoint_state(best)
-    folder = run_dir / "model"
+def write_model_folder(cfg: DetectorConfig, checkpoint: Path, folder: Path, described: dict) -> Path:
+    """The self-describing model folder of an ultralytics checkpoint (weights in half precision)."""
+    state, model_yaml = checkpoint_state(checkpoint)
     meta = {
         "stage": "detector", "format": "spine-detector/1", "classes": class_names(cfg),
         "input": {"channels": 1, "imgsz": cfg.model.imgsz, "intensity": "grey in [0, 1], bone bright, 8-bit quantised",
@@ -101,9 +92,22 @@ def train(cfg: DetectorConfig) -> TrainResult:
     }
     save_model_folder(folder, state, cfg, meta)
     (folder / "model.yaml").write_text(yaml.safe_dump(model_yaml, sort_keys=False))
-    metrics = evaluate_detector(Detector.load(folder), val_set, cfg.priors)
+    return folder
+
+
+def train(cfg: DetectorConfig) -> TrainResult:
+    from detector.evaluate import evaluate_detector
+    from detector.predict import Detector
     from pipeline.modelfolder import update_meta
 
+    run_dir = (Path(cfg.output) / cfg.name).resolve()
+    train_set, val_set, described = detector_sets(cfg)
+    if not train_set:
+        raise RuntimeError("no training films: point data.root at the shared data or set data.phantoms > 0")
+    data_yaml = export_dataset(train_set, val_set, cfg)
+    best = _run_ultralytics(cfg, data_yaml, run_dir)
+    folder = write_model_folder(cfg, best, run_dir / "model", described)
+    metrics = evaluate_detector(Detector.load(folder), val_set, cfg.priors)
     update_meta(folder, validation=metrics)
     return TrainResult(folder, metrics)
 

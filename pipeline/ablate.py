@@ -34,7 +34,9 @@ STAGE_CONFIGS = {
     "keypoints": ("keypoints.config", "KeypointsConfig", "configs/keypoints.yaml"),
 }
 HEADLINE = {
-    "detector": [("AP50", ("AP50",)), ("films all levels right (after priors)", ("after_priors", "films_all_levels_correct")),
+    "detector": [("AP50", ("AP50",)), ("AP50-95", ("AP50-95",)),
+                 ("levels right (after priors)", ("after_priors", "levels_correct")),
+                 ("films all levels right (after priors)", ("after_priors", "films_all_levels_correct")),
                  ("recall@0.5 (after priors)", ("after_priors", "recall@0.5"))],
     "segmenter": [("Dice mean", ("dice_mean",)), ("IoU mean", ("iou_mean",)), ("Dice hidden part", ("dice_hidden_mean",))],
     "keypoints": [("corner mean px", ("corners", "mean_px")), ("corner median px", ("corners", "median_px")),

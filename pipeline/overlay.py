@@ -3,6 +3,7 @@ curves' end-vertebra endplate lines with their angles, the sagittal angles, and 
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import cv2
@@ -69,10 +70,15 @@ def _legend(img, result: SpineResult, unit: int) -> None:
     for key, label in (("lumbar_lordosis_deg", "LL"), ("thoracic_kyphosis_deg", "TK"), ("sacral_slope_deg", "SS"), ("cervical_lordosis_deg", "CL")):
         if m.get(key) is not None:
             lines.append(f"{label} {m[key]:.1f} deg")
-    lines += [f"! {w[:90]}" for w in result.warnings[:6]]
-    for k, line in enumerate(lines):
-        colour = (255, 255, 255) if not line.startswith("!") else (255, 210, 0)
-        _text(img, line, (4 * unit, (8 + 11 * k) * unit), 0.28 * unit, colour, max(1, unit // 2))
+    scale, thick = 0.28 * unit, max(1, unit // 2)
+    char_w = cv2.getTextSize("x" * 20, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)[0][0] / 20
+    width = max(20, int((img.shape[1] - 10 * unit) / char_w))
+    lines = [(line, (255, 255, 255)) for line in lines]
+    for warning in result.warnings[:6]:  # wrapped to the picture's width, two lines at most each
+        wrapped = textwrap.wrap(f"! {warning}", width, subsequent_indent="  ", max_lines=2, placeholder=" ...")
+        lines += [(line, (255, 210, 0)) for line in wrapped]
+    for k, (line, colour) in enumerate(lines):
+        _text(img, line, (4 * unit, (8 + 11 * k) * unit), scale, colour, thick)
 
 
 def render_overlay(film: Radiograph, result: SpineResult) -> np.ndarray:

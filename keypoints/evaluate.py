@@ -19,7 +19,7 @@ import numpy as np
 from pipeline.datasets.annotation import Annotation
 from pipeline.geometry import AASCE_LEVELS
 from pipeline.measures.aasce import aasce_cobb, cmae, smape
-from pipeline.metrics import corner_errors, corner_summary
+from pipeline.metrics import corner_errors, corner_summary, pair_by_overlap
 from pipeline.radiograph import read_radiograph
 
 
@@ -46,9 +46,10 @@ def film_corners(model, ann: Annotation, pixels: np.ndarray, find_spine, outline
     truth = [v for v in ann.spine.vertebrae if v.corners is not None and v.level]
     if find_spine is None:
         boxes = {v.level: v.box for v in truth}
-    else:
-        found = find_spine(pixels).by_level()
-        boxes = {v.level: found[v.level].box for v in truth if v.level in found}
+    else:  # the cascade's box at the same place, whatever its level name (naming is scored by the detector)
+        found = find_spine(pixels).vertebrae
+        pairs = pair_by_overlap(np.array([v.box.as_list() for v in truth]), np.array([v.box.as_list() for v in found]))
+        boxes = {v.level: found[pairs[k]].box for k, v in enumerate(truth) if k in pairs}
     levels = list(boxes)
     outlines = outlines_fn(pixels, [boxes[l] for l in levels]) if outlines_fn else None
     return dict(zip(levels, model.corners(pixels, [boxes[l] for l in levels], outlines)))

@@ -31,6 +31,28 @@ def match_boxes(pred: np.ndarray, truth: np.ndarray, iou: float) -> tuple[np.nda
     return assigned, used
 
 
+def pair_by_overlap(truth: np.ndarray, found: np.ndarray, iou: float = 0.3) -> dict[int, int]:
+    """truth index -> found index, one-to-one, best-overlapping pairs first, IoU >= ``iou``; boxes (N, 4) xyxy.
+
+    Pairs a cascade's vertebrae with the true ones by where they are, not by the level names the priors gave them,
+    so a stage scored on the cascade's boxes is not charged for naming (which the detector figures report apart).
+    """
+    truth, found = np.asarray(truth, float).reshape(-1, 4), np.asarray(found, float).reshape(-1, 4)
+    if len(truth) == 0 or len(found) == 0:
+        return {}
+    overlaps = box_iou(truth, found)
+    pairs: dict[int, int] = {}
+    used: set[int] = set()
+    for flat in np.argsort(-overlaps, axis=None):
+        t, f = np.unravel_index(flat, overlaps.shape)
+        if overlaps[t, f] < iou:
+            break
+        if t not in pairs and f not in used:
+            pairs[int(t)] = int(f)
+            used.add(int(f))
+    return pairs
+
+
 def average_precision(preds: Sequence[tuple[np.ndarray, np.ndarray]], truths: Sequence[np.ndarray], iou: float) -> float:
     """COCO-style AP (101-point interpolation) at one IoU threshold.
 

@@ -21,7 +21,7 @@ import numpy as np
 from pipeline.cropbank import target_outline
 from pipeline.datasets.annotation import Annotation
 from pipeline.geometry import Box, Polygon, Vertebra
-from pipeline.metrics import dice_iou
+from pipeline.metrics import dice_iou, pair_by_overlap
 from pipeline.radiograph import read_radiograph
 
 
@@ -61,12 +61,13 @@ def _occluder(ann: Annotation) -> np.ndarray | None:
 
 
 def _pairs(ann: Annotation, found: Sequence[Vertebra] | None) -> list[tuple[Vertebra, Box]]:
-    """(truth vertebra, box to segment from): the truth box, or the detector's box of the same level."""
+    """(truth vertebra, box to segment from): the truth box, or the cascade's box at the same place (whatever
+    level name the priors gave it: naming is scored by the detector figures)."""
     truth = [v for v in ann.spine.vertebrae if target_outline(v) is not None]
     if found is None:
         return [(v, v.box) for v in truth]
-    by_level = {v.level: v for v in found if v.level}
-    return [(v, by_level[v.level].box) for v in truth if v.level in by_level]
+    pairs = pair_by_overlap(np.array([v.box.as_list() for v in truth]), np.array([v.box.as_list() for v in found]))
+    return [(v, found[pairs[k]].box) for k, v in enumerate(truth) if k in pairs]
 
 
 def _summary(rows: list[dict], total: int) -> dict:

@@ -68,7 +68,7 @@ def test_infer_and_evaluate_on_phantoms(tiny_models, tmp_path):
     assert evaluate_main(["--data", str(tmp_path / "set"), "--format", "phantom", "--models", str(tiny_models),
                           "--out", str(tmp_path / "report")]) == 0
     report = json.loads((tmp_path / "report.json").read_text())
-    assert report["films"] == 2 and {"detection", "segmentation", "corners", "cobb_clinical"} <= set(report)
+    assert report["films"] == 2 and {"detection", "segmentation", "corners", "cobb_measured"} <= set(report)
     assert 0 <= report["segmentation"]["oracle"]["dice_mean"] <= 1
     assert (tmp_path / "report.md").read_text().startswith("# Evaluation")
 

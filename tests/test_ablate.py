@@ -1,0 +1,26 @@
+"""An ablation override file runs with one command into its own folder, and its figures reach the table."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pipeline import config as configlib
+from pipeline.ablate import collect, run_ablation
+from pipeline.train_all import flatten
+
+
+def test_segmenter_ablation_runs_and_is_collected(tmp_path):
+    override = tmp_path / "segmenter__no_ds_tiny.yaml"
+    override.write_text('stage: segmenter\ndescription: "deep supervision off"\noverrides: {model: {deep_supervision: false}}\n')
+    tiny = configlib.read_yaml(Path(__file__).resolve().parents[1] / "configs/profiles/tiny.yaml")["segmenter"]
+    sets = flatten(tiny) + [f"cache={tmp_path / 'crops'}", f"data.phantom_dir={tmp_path / 'phantoms'}", "train.epochs=1"]
+    record = run_ablation(override, sets, runs=tmp_path / "ablations")
+    saved = json.loads((tmp_path / "ablations" / "segmenter__no_ds_tiny" / "figures.json").read_text())
+    assert saved["figures"] == json.loads(json.dumps(record["figures"]))
+    assert 0 <= saved["figures"]["dice_mean"] <= 1 and "dice_hidden_mean" in saved["figures"]["phantoms"]
+    config = configlib.read_yaml(tmp_path / "ablations" / "segmenter__no_ds_tiny" / "model" / "config.yaml")
+    assert config["model"]["deep_supervision"] is False
+    table = collect(tmp_path / "ablations")
+    assert "| segmenter__no_ds_tiny | segmenter | deep supervision off |" in table
+    assert (tmp_path / "ablations" / "results.md").read_text() == table

@@ -106,8 +106,9 @@ def assemble(cfg: PipelineConfig, run: Path) -> Path:
     atomic_write_json(model / "meta.json", {
         "stage": "pipeline", "format": "spine-model-set/1", "name": cfg.name, "profile": cfg.profile,
         "code_version": code_version(), "corner_order": ["superior_left", "superior_right", "inferior_left", "inferior_right"],
-        "stages": {s: {"trained_on": m.get("trained_on"), "validation": m.get("validation"), "input": m.get("input"),
-                       "code_version": m.get("code_version")} for s, m in metas.items()},
+        "stages": {s: {"trained_on": m.get("trained_on"), "input": m.get("input"), "code_version": m.get("code_version"),
+                       "validation": m.get("validation"), **{k: v for k, v in m.items() if k.startswith("validation_")}}
+                   for s, m in metas.items()},
     })
     return model
 

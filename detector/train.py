@@ -57,7 +57,7 @@ def _ultralytics_args(cfg: DetectorConfig, data_yaml: Path, run_dir: Path) -> di
     )
 
 
-def _run_ultralytics(cfg: DetectorConfig, data_yaml: Path, run_dir: Path) -> Path:
+def run_ultralytics(cfg: DetectorConfig, data_yaml: Path, run_dir: Path) -> Path:
     """Train (or resume) with ultralytics; returns the best checkpoint's path."""
     weights = run_dir / "yolo" / "weights"
     last = weights / "last.pt"
@@ -105,7 +105,7 @@ def train(cfg: DetectorConfig) -> TrainResult:
     if not train_set:
         raise RuntimeError("no training films: point data.root at the shared data or set data.phantoms > 0")
     data_yaml = export_dataset(train_set, val_set, cfg)
-    best = _run_ultralytics(cfg, data_yaml, run_dir)
+    best = run_ultralytics(cfg, data_yaml, run_dir)
     folder = write_model_folder(cfg, best, run_dir / "model", described)
     metrics = evaluate_detector(Detector.load(folder), val_set, cfg.priors)
     update_meta(folder, validation=metrics)

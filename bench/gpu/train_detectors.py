@@ -51,11 +51,11 @@ def dataset(pack: Path, classes: str, work: Path) -> Path:
 
 
 def train_arm(arm: str, pack: Path, work: Path, out: Path, extra: list[str]) -> None:
-    from detector.train import _run_ultralytics, write_model_folder
+    from detector.train import run_ultralytics, write_model_folder
 
     cfg = arm_config(arm, extra)
     run_dir = work / "runs" / arm
-    best = _run_ultralytics(cfg, work / cfg.model.classes / "data.yaml", run_dir)
+    best = run_ultralytics(cfg, work / cfg.model.classes / "data.yaml", run_dir)
     described = json.loads((pack / f"described_{cfg.model.classes}.json").read_text())
     described["trained_by"] = "bench/gpu/train_detectors.py (JPEG-packed films)"
     folder = write_model_folder(cfg, best, run_dir / "model", described)

@@ -23,6 +23,17 @@ def test_real_config_loads():
     assert cfg.model.imgsz % 32 == 0 and len(cfg.priors.expected_levels) == 17
 
 
+def test_cpu_profile_gives_the_detector_a_wall_clock_budget(tmp_path):
+    from detector.train import _ultralytics_args
+    from pipeline.train_all import flatten
+
+    profile = configlib.read_yaml("configs/profiles/cpu.yaml")["detector"]
+    cfg = configlib.load(DetectorConfig, "configs/detector.yaml", flatten(profile))
+    args = _ultralytics_args(cfg, tmp_path / "data.yaml", tmp_path)
+    assert args["time"] == cfg.train.hours == 1.0 and args["epochs"] == cfg.train.epochs
+    assert _ultralytics_args(configlib.load(DetectorConfig, "configs/detector.yaml"), tmp_path, tmp_path)["time"] is None
+
+
 def test_prepare_downscales_and_pads_to_the_stride():
     film = np.random.default_rng(0).random((2000, 700)).astype(np.float32)
     batch, scale = prepare(film, 512)

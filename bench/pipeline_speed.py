@@ -80,9 +80,9 @@ def main() -> int:
         "ms_per_vertebra": {k: 1000 * float(np.sum([r[k] for r in rows]) / max(1, np.sum([r["vertebrae"] for r in rows]))) for k in ("segment", "corners")},
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
-    import torch
-
     if args.device.startswith("cuda"):
+        import torch
+
         report["gpu"] = torch.cuda.get_device_name()
         report["peak_gpu_mb"] = torch.cuda.max_memory_allocated() / 2**20
     print(json.dumps(report, indent=2))

@@ -54,7 +54,7 @@ def stage_config(stage: str, overrides: dict, sets: list[str]):
 
 def _evaluate_only(stage: str, cfg, folder: str) -> dict:
     """Re-evaluate an existing model with the overridden settings (no training): priors, corner method."""
-    from pipeline.datasets.sources import challenge_annotations, crop_stage_sets
+    from pipeline.datasets.sources import challenge_annotations
 
     if stage == "detector":
         from detector.evaluate import evaluate_detector
@@ -64,25 +64,21 @@ def _evaluate_only(stage: str, cfg, folder: str) -> dict:
         films = detector_sets(cfg)[1] if cfg.name != "detector__challenge" else challenge_annotations(cfg.data)
         return evaluate_detector(Detector.load(folder).with_predict(cfg.predict), films, cfg.priors)
     if stage == "keypoints":
-        from keypoints.evaluate import evaluate_keypoints, organiser_angles
         from keypoints.predict import MaskFitCorners
-        from segmenter.predict import Segmenter
 
-        films = crop_stage_sets(cfg.data, max_val=cfg.train.max_val_films)[1]
-        return evaluate_keypoints(MaskFitCorners(), films, outlines_fn=Segmenter.load(folder).outlines, organisers=organiser_angles(cfg.data))
+        return _keypoint_figures(cfg, MaskFitCorners(), folder)
     raise ValueError(f"evaluate_only is not supported for stage {stage}")
 
 
-def _with_segmenter(cfg, folder: Path, segmenter_folder: str) -> dict:
-    """Keypoint figures with a segmenter's outlines in the mask channel (the stage alone cannot make them)."""
+def _keypoint_figures(cfg, corners, segmenter_folder: str) -> dict:
+    """Keypoint figures of ``corners`` fed a segmenter's outlines (the mask-fit baseline, or a head's mask channel:
+    the stage alone cannot make them)."""
     from keypoints.evaluate import evaluate_keypoints, organiser_angles
-    from keypoints.predict import CornerModel
     from pipeline.datasets.sources import crop_stage_sets
     from segmenter.predict import Segmenter
 
     films = crop_stage_sets(cfg.data, max_val=cfg.train.max_val_films)[1]
-    return evaluate_keypoints(CornerModel.load(folder), films, outlines_fn=Segmenter.load(segmenter_folder).outlines,
-                              organisers=organiser_angles(cfg.data))
+    return evaluate_keypoints(corners, films, outlines_fn=Segmenter.load(segmenter_folder).outlines, organisers=organiser_angles(cfg.data))
 
 
 def _phantom_figures(cfg, folder: Path) -> dict:
@@ -112,7 +108,9 @@ def run_ablation(path: str | Path, sets: list[str], runs: str | Path = "runs/abl
         result = importlib.import_module(f"{spec['stage']}.train").train(cfg)
         figures = result.metrics
         if spec.get("segmenter"):
-            figures = _with_segmenter(cfg, result.folder, spec["segmenter"])
+            from keypoints.predict import CornerModel
+
+            figures = _keypoint_figures(cfg, CornerModel.load(result.folder), spec["segmenter"])
         if spec["stage"] == "segmenter" and cfg.mode == "crop":
             figures["phantoms"] = _phantom_figures(cfg, result.folder)
     record = {"ablation": stem, "stage": spec["stage"], "description": spec.get("description", ""), "figures": figures}

@@ -24,6 +24,9 @@ from pipeline.config import ConfigError
 from pipeline.geometry import AASCE_LEVELS, LEVELS, Box, Spine, Vertebra, box_iou, level_index
 
 
+STANDARD_LEVELS = [name for name in LEVELS if name not in ("T13", "L6")]  # the usual count, for naming by position
+
+
 @dataclass(frozen=True, eq=False)
 class Detection:
     """A raw detector output: box in image px, confidence, optional per-level probabilities (over ``levels``)."""
@@ -171,9 +174,8 @@ def name_levels(scores: list[float], cfg: PriorsConfig) -> tuple[list[str | None
             f"(transitional anatomy, or a C7/S1 taken for one); check the film"]
     window = [sum(scores[k : k + n]) for k in range(count - n + 1)]
     start = int(np.argmax(window))
-    standard = [name for name in LEVELS if name not in ("T13", "L6")]
-    first = standard.index(expected[0]) - start
-    names = [standard[first + k] if 0 <= first + k < len(standard) else None for k in range(count)]
+    first = STANDARD_LEVELS.index(expected[0]) - start
+    names = [STANDARD_LEVELS[first + k] if 0 <= first + k < len(STANDARD_LEVELS) else None for k in range(count)]
     beyond = ", ".join(str(names[k]) for k in list(range(start)) + list(range(start + n, count)))
     return names, [f"{count} vertebrae in one chain where {n} ({span}) were expected: {span} given to the most "
                    f"confident run of {n}; the others named {beyond} by position (could also be L6/T13); check the film"]
@@ -196,19 +198,18 @@ def _named_by_scores(items, cfg: PriorsConfig) -> list[str | None] | None:
     if not scored:
         return None
     levels = scored[0].levels
-    standard = [name for name in LEVELS if name not in ("T13", "L6")]
     best, best_start = -np.inf, 0
-    for start in range(-len(items) + 1, len(standard)):
+    for start in range(-len(items) + 1, len(STANDARD_LEVELS)):
         total = 0.0
         for k, (*_, det) in enumerate(items):
-            name = standard[start + k] if 0 <= start + k < len(standard) else None
+            name = STANDARD_LEVELS[start + k] if 0 <= start + k < len(STANDARD_LEVELS) else None
             if det is not None and det.level_scores is not None and name in levels:
                 total += float(np.log(det.level_scores[levels.index(name)] + 1e-6))
             elif det is not None and det.level_scores is not None:
                 total += np.log(1e-6)
         if total > best:
             best, best_start = total, start
-    return [standard[best_start + k] if 0 <= best_start + k < len(standard) else None for k in range(len(items))]
+    return [STANDARD_LEVELS[best_start + k] if 0 <= best_start + k < len(STANDARD_LEVELS) else None for k in range(len(items))]
 
 
 def apply_priors(detections: list[Detection], cfg: PriorsConfig = PriorsConfig(), view: str = "AP",

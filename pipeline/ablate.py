@@ -111,7 +111,7 @@ def run_ablation(path: str | Path, sets: list[str], runs: str | Path = "runs/abl
             from keypoints.predict import CornerModel
 
             figures = _keypoint_figures(cfg, CornerModel.load(result.folder), spec["segmenter"])
-        if spec["stage"] == "segmenter" and cfg.mode == "crop":
+        if spec["stage"] == "segmenter":
             figures["phantoms"] = _phantom_figures(cfg, result.folder)
     record = {"ablation": stem, "stage": spec["stage"], "description": spec.get("description", ""), "figures": figures}
     atomic_write_json(Path(runs) / stem / "figures.json", record)

@@ -83,3 +83,26 @@ def test_one_epoch_smoke_run(tmp_path):
     segmenter = Segmenter.load(result.folder)
     outlines = segmenter.outlines(np.zeros((300, 200), np.float32), [Box(50, 100, 110, 130)])
     assert len(outlines) == 1
+
+
+def test_whole_film_baseline_smoke_run(tmp_path):
+    """The seed's approach (one UNet++ on the whole film, instances separated after) trains, describes itself,
+    loads through the same ``Segmenter.load`` and scores the hidden part on phantoms."""
+    from segmenter.evaluate import evaluate_segmenter
+    from segmenter.predict import Segmenter
+    from segmenter.train import train
+    from pipeline.datasets.sources import phantom_annotations
+
+    cfg = configlib.build(SegmenterConfig, {
+        "name": "whole", "output": str(tmp_path / "runs"), "mode": "whole_film",
+        "data": {"root": str(tmp_path / "none"), "phantoms": 3, "phantom_height_px": 384, "phantom_dir": str(tmp_path / "ph")},
+        "whole_film": {"height": 128, "width": 64}, "model": {"decoder_channels": [32, 16, 16, 8, 8]},
+        "train": {"epochs": 1, "batch": 2},
+    })
+    result = train(cfg)
+    meta = json.loads((result.folder / "meta.json").read_text())
+    assert meta["mode"] == "whole_film" and meta["input"]["height"] == 128
+    segmenter = Segmenter.load(result.folder)
+    film = phantom_annotations(cfg.data, count=1, seed_offset=200_000)[0]
+    figures = evaluate_segmenter(segmenter, [film])
+    assert 0 <= figures["dice_mean"] <= 1 and "dice_hidden_mean" in figures

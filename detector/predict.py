@@ -134,3 +134,15 @@ class Detector:
         mapped = [Detection(crop.box_to_image(d.box), d.score, d.level_scores, d.levels) for d in inner]
         outside = [d for d in first if not _inside(d.box, region)]
         return mapped + outside
+
+
+def spine_finder(folder: str | Path, device: str = "cpu"):
+    """``find(pixels) -> Spine`` from a detector model folder alone: its network, decoding settings and the count
+    and ordering priors of its own config (the cascade's boxes for a stage scored without a whole model set)."""
+    from detector.config import DetectorConfig
+    from pipeline import config as configlib
+    from pipeline.priors import apply_priors
+
+    cfg = configlib.load(DetectorConfig, Path(folder) / "config.yaml")
+    detector = Detector.load(folder, device).with_predict(cfg.predict)
+    return lambda pixels: apply_priors(detector.detect(pixels), cfg.priors)[0]

@@ -13,7 +13,11 @@ An override file names its stage and holds only what it changes::
 
 The run folder is ``runs/ablations/<file stem>``; its figures land in
 ``figures.json`` there, and ``--collect`` gathers all of them into
-``runs/ablations/results.md``.
+``runs/ablations/results.md``. Segmenter arms are also scored on the boxes of
+a fixed detector (``--detector``, the shipped one by default): the crop
+settings matter most where the box is imperfect. ``--rescore`` adds those
+figures to finished segmenter arms (an arm's ``model`` folder, or the folder
+named by ``model`` in its record).
 """
 
 from __future__ import annotations
@@ -27,6 +31,9 @@ from pathlib import Path
 
 from pipeline import config as configlib
 from pipeline.files import atomic_write_json, atomic_write_text
+from pipeline.models import DEFAULT_MODELS
+
+DEFAULT_DETECTOR = DEFAULT_MODELS / "detector"
 
 STAGE_CONFIGS = {
     "detector": ("detector.config", "DetectorConfig", "configs/detector.yaml"),
@@ -38,7 +45,8 @@ HEADLINE = {
                  ("levels right (after priors)", ("after_priors", "levels_correct")),
                  ("films all levels right (after priors)", ("after_priors", "films_all_levels_correct")),
                  ("recall@0.5 (after priors)", ("after_priors", "recall@0.5"))],
-    "segmenter": [("Dice mean", ("dice_mean",)), ("IoU mean", ("iou_mean",)), ("Dice hidden part (phantoms)", ("phantoms", "dice_hidden_mean"))],
+    "segmenter": [("Dice mean", ("dice_mean",)), ("IoU mean", ("iou_mean",)), ("Dice hidden part (phantoms)", ("phantoms", "dice_hidden_mean")),
+                  ("Dice on detector boxes", ("cascade", "dice_mean"))],
     "keypoints": [("corner mean px", ("corners", "mean_px")), ("corner median px", ("corners", "median_px")),
                   ("AASCE SMAPE %", ("cobb_aasce", "smape"))],
 }
@@ -92,7 +100,36 @@ def _phantom_figures(cfg, folder: Path) -> dict:
     return evaluate_segmenter(Segmenter.load(folder), films)
 
 
-def run_ablation(path: str | Path, sets: list[str], runs: str | Path = "runs/ablations") -> dict:
+def _cascade_figures(cfg, folder: Path, detector: str | Path) -> dict:
+    """Dice of a segmenter on the validation films, fed the boxes ``detector`` and its priors find."""
+    from detector.predict import spine_finder
+    from pipeline.datasets.sources import crop_stage_sets
+    from segmenter.evaluate import evaluate_segmenter
+    from segmenter.predict import Segmenter
+
+    films = crop_stage_sets(cfg.data, max_val=cfg.train.max_val_films)[1]
+    figures = evaluate_segmenter(Segmenter.load(folder), films, spine_finder(detector))
+    return {**figures, "detector": str(detector)}
+
+
+def rescore(runs: str | Path, detector: str | Path) -> list[str]:
+    """Add figures on ``detector``'s boxes to every finished segmenter arm that has a model folder."""
+    from segmenter.config import SegmenterConfig
+
+    done = []
+    for path in sorted(Path(runs).glob("*/figures.json")):
+        record = json.loads(path.read_text())
+        folder = Path(record.get("model") or path.parent / "model")
+        if record["stage"] != "segmenter" or not (folder / "meta.json").exists():
+            continue
+        cfg = configlib.load(SegmenterConfig, folder / "config.yaml")
+        record["figures"]["cascade"] = _cascade_figures(cfg, folder, detector)
+        atomic_write_json(path, record)
+        done.append(record["ablation"])
+    return done
+
+
+def run_ablation(path: str | Path, sets: list[str], runs: str | Path = "runs/ablations", detector: str | Path | None = None) -> dict:
     import importlib
 
     spec = configlib.read_yaml(path)
@@ -113,6 +150,8 @@ def run_ablation(path: str | Path, sets: list[str], runs: str | Path = "runs/abl
             figures = _keypoint_figures(cfg, CornerModel.load(result.folder), spec["segmenter"])
         if spec["stage"] == "segmenter":
             figures["phantoms"] = _phantom_figures(cfg, result.folder)
+            if detector and (Path(detector) / "meta.json").exists():
+                figures["cascade"] = _cascade_figures(cfg, result.folder, detector)
     record = {"ablation": stem, "stage": spec["stage"], "description": spec.get("description", ""), "figures": figures}
     atomic_write_json(Path(runs) / stem / "figures.json", record)
     return record
@@ -143,11 +182,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="extra stage key override (repeatable)")
     parser.add_argument("--runs", default="runs/ablations", help="folder of ablation runs (default runs/ablations)")
     parser.add_argument("--collect", action="store_true", help="print and write the table of all finished ablations")
+    parser.add_argument("--detector", default=str(DEFAULT_DETECTOR), help="detector model folder whose boxes segmenter arms are also scored on")
+    parser.add_argument("--rescore", action="store_true", help="score finished segmenter arms on --detector's boxes")
     args = parser.parse_args(argv)
+    if args.rescore:
+        print("rescored:", ", ".join(rescore(args.runs, args.detector)) or "none")
     if args.override:
-        record = run_ablation(args.override, args.set, args.runs)
+        record = run_ablation(args.override, args.set, args.runs, args.detector)
         print(json.dumps(record, indent=2))
-    if args.collect or not args.override:
+    if args.collect or not (args.override or args.rescore):
         print(collect(args.runs))
     return 0
 

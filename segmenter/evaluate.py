@@ -1,9 +1,10 @@
 """Segmenter figures: Dice and IoU per vertebra, on ground-truth boxes or on the detector's; on phantoms also
 Dice on the visible and on the hidden (occluded) part separately.
 
-    python -m segmenter.evaluate --models runs/segmenter/model [--phantoms N] [--out REPORT.json]
+    python -m segmenter.evaluate --models runs/segmenter/model [--phantoms N | --detector DIR] [--out REPORT.json]
 
-Scores on the detector's boxes come from ``python -m pipeline.evaluate``, which feeds this stage the cascade.
+``--detector`` scores on the boxes that detector and its priors find (misses count as Dice 0), as
+``python -m pipeline.evaluate`` does for a whole model set.
 """
 
 from __future__ import annotations
@@ -106,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m segmenter.evaluate", description="Segmenter figures on the validation films.")
     parser.add_argument("--models", required=True, help="segmenter model folder")
     parser.add_argument("--phantoms", type=int, default=0, help="score on this many held-out phantoms instead (visible/hidden Dice)")
+    parser.add_argument("--detector", help="score on this detector model folder's boxes (after its priors), not the truth boxes")
     parser.add_argument("--out", help="write the figures to this JSON file")
     args = parser.parse_args(argv)
     cfg = configlib.load(SegmenterConfig, f"{args.models}/config.yaml")
@@ -115,8 +117,13 @@ def main(argv: list[str] | None = None) -> int:
         films = phantom_annotations(cfg.data, count=args.phantoms, seed_offset=200_000)
     else:
         films = crop_stage_sets(cfg.data, max_val=cfg.train.max_val_films)[1]
-    figures = evaluate_segmenter(Segmenter.load(args.models), films)
-    figures["boxes"] = "truth"
+    finder = None
+    if args.detector:
+        from detector.predict import spine_finder
+
+        finder = spine_finder(args.detector)
+    figures = evaluate_segmenter(Segmenter.load(args.models), films, finder)
+    figures["boxes"] = args.detector or "truth"
     print(json.dumps(figures, indent=2))
     if args.out:
         atomic_write_json(args.out, figures)

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from pipeline import config as configlib
-from pipeline.ablate import collect, run_ablation
+from pipeline.ablate import DEFAULT_DETECTOR, collect, rescore, run_ablation
 from pipeline.train_all import flatten
 
 
@@ -15,10 +15,17 @@ def test_segmenter_ablation_runs_and_is_collected(tmp_path):
     override.write_text('stage: segmenter\ndescription: "deep supervision off"\noverrides: {model: {deep_supervision: false}}\n')
     tiny = configlib.read_yaml(Path(__file__).resolve().parents[1] / "configs/profiles/tiny.yaml")["segmenter"]
     sets = flatten(tiny) + [f"cache={tmp_path / 'crops'}", f"data.phantom_dir={tmp_path / 'phantoms'}", "train.epochs=1"]
-    record = run_ablation(override, sets, runs=tmp_path / "ablations")
-    saved = json.loads((tmp_path / "ablations" / "segmenter__no_ds_tiny" / "figures.json").read_text())
+    record = run_ablation(override, sets, runs=tmp_path / "ablations", detector=DEFAULT_DETECTOR)
+    figures_path = tmp_path / "ablations" / "segmenter__no_ds_tiny" / "figures.json"
+    saved = json.loads(figures_path.read_text())
     assert saved["figures"] == json.loads(json.dumps(record["figures"]))
     assert 0 <= saved["figures"]["dice_mean"] <= 1 and "dice_hidden_mean" in saved["figures"]["phantoms"]
+    cascade = saved["figures"]["cascade"]
+    assert 0 <= cascade["dice_mean"] <= 1 and cascade["vertebrae_total"] == saved["figures"]["vertebrae_total"]
+    del saved["figures"]["cascade"]
+    figures_path.write_text(json.dumps(saved))
+    assert rescore(tmp_path / "ablations", DEFAULT_DETECTOR) == ["segmenter__no_ds_tiny"]
+    assert json.loads(figures_path.read_text())["figures"]["cascade"] == cascade
     config = configlib.read_yaml(tmp_path / "ablations" / "segmenter__no_ds_tiny" / "model" / "config.yaml")
     assert config["model"]["deep_supervision"] is False
     table = collect(tmp_path / "ablations")

@@ -13,11 +13,11 @@ An override file names its stage and holds only what it changes::
 
 The run folder is ``runs/ablations/<file stem>``; its figures land in
 ``figures.json`` there, and ``--collect`` gathers all of them into
-``runs/ablations/results.md``. Segmenter arms are also scored on the boxes of
-a fixed detector (``--detector``, the shipped one by default): the crop
-settings matter most where the box is imperfect. ``--rescore`` adds those
-figures to finished segmenter arms (an arm's ``model`` folder, or the folder
-named by ``model`` in its record).
+``runs/ablations/results.md``. Segmenter and keypoint arms are also scored on the
+boxes of a fixed detector (``--detector``, the shipped one by default): crop
+settings and inputs matter most where the box is imperfect. ``--rescore``
+adds those figures to finished arms (models found from the arm's record, its
+``model`` folder or its override file).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from pathlib import Path
 
 from pipeline import config as configlib
 from pipeline.files import atomic_write_json, atomic_write_text
-from pipeline.models import DEFAULT_MODELS
+from pipeline.models import DEFAULT_MODELS, REPO_ROOT
 
 DEFAULT_DETECTOR = DEFAULT_MODELS / "detector"
 
@@ -48,16 +48,20 @@ HEADLINE = {
     "segmenter": [("Dice mean", ("dice_mean",)), ("IoU mean", ("iou_mean",)), ("Dice hidden part (phantoms)", ("phantoms", "dice_hidden_mean")),
                   ("Dice on detector boxes", ("cascade", "dice_mean"))],
     "keypoints": [("corner mean px", ("corners", "mean_px")), ("corner median px", ("corners", "median_px")),
-                  ("AASCE SMAPE %", ("cobb_aasce", "smape"))],
+                  ("AASCE SMAPE %", ("cobb_aasce", "smape")), ("corner mean px on detector boxes", ("cascade", "corners", "mean_px")),
+                  ("AASCE SMAPE % on detector boxes", ("cascade", "cobb_aasce", "smape"))],
 }
 
 
-def stage_config(stage: str, overrides: dict, sets: list[str]):
+def stage_config_class(stage: str) -> type:
     import importlib
 
-    module, name, base = STAGE_CONFIGS[stage]
-    cls = getattr(importlib.import_module(module), name)
-    return configlib.load(cls, base, sets, overrides)
+    module, name, _ = STAGE_CONFIGS[stage]
+    return getattr(importlib.import_module(module), name)
+
+
+def stage_config(stage: str, overrides: dict, sets: list[str]):
+    return configlib.load(stage_config_class(stage), STAGE_CONFIGS[stage][2], sets, overrides)
 
 
 def _evaluate_only(stage: str, cfg, folder: str) -> dict:
@@ -100,30 +104,54 @@ def _phantom_figures(cfg, folder: Path) -> dict:
     return evaluate_segmenter(Segmenter.load(folder), films)
 
 
-def _cascade_figures(cfg, folder: Path, detector: str | Path) -> dict:
-    """Dice of a segmenter on the validation films, fed the boxes ``detector`` and its priors find."""
+CASCADE_STAGES = ("segmenter", "keypoints")
+
+
+def _cascade_figures(stage: str, cfg, model: Path | None, segmenter: str | None, detector: str | Path) -> dict:
+    """An arm's figures on the validation films fed the boxes ``detector`` and its priors find: a segmenter's
+    Dice, or the corners of a keypoint model (``model``; None: the mask fit) given ``segmenter``'s outlines."""
     from detector.predict import spine_finder
     from pipeline.datasets.sources import crop_stage_sets
-    from segmenter.evaluate import evaluate_segmenter
     from segmenter.predict import Segmenter
 
-    films = crop_stage_sets(cfg.data, max_val=cfg.train.max_val_films)[1]
-    figures = evaluate_segmenter(Segmenter.load(folder), films, spine_finder(detector))
+    films, finder = crop_stage_sets(cfg.data, max_val=cfg.train.max_val_films)[1], spine_finder(detector)
+    if stage == "segmenter":
+        from segmenter.evaluate import evaluate_segmenter
+
+        return {**evaluate_segmenter(Segmenter.load(model), films, finder), "detector": str(detector)}
+    from keypoints.evaluate import evaluate_keypoints, organiser_angles
+    from keypoints.predict import CornerModel, MaskFitCorners
+
+    corners = CornerModel.load(model) if model is not None else MaskFitCorners()
+    outlines = Segmenter.load(segmenter).outlines if segmenter else None
+    figures = evaluate_keypoints(corners, films, find_spine=finder, outlines_fn=outlines, organisers=organiser_angles(cfg.data))
     return {**figures, "detector": str(detector)}
 
 
-def rescore(runs: str | Path, detector: str | Path) -> list[str]:
-    """Add figures on ``detector``'s boxes to every finished segmenter arm that has a model folder."""
-    from segmenter.config import SegmenterConfig
+def _feeding_segmenter(spec: dict) -> str | None:
+    """The segmenter whose outlines a keypoint arm is given (its mask channel, or the mask fit's outline)."""
+    return spec.get("segmenter") or (spec.get("evaluate_only") if spec.get("stage") == "keypoints" else None)
 
+
+def _arm_inputs(record: dict, run_dir: Path, spec: dict) -> tuple[Path | None, str | None]:
+    """(model folder, feeding segmenter folder) of a finished arm, from its record, its run folder or its spec."""
+    model = record.get("model") or (run_dir / "model" if (run_dir / "model" / "meta.json").exists() else None)
+    return (Path(model) if model else None), record.get("segmenter") or _feeding_segmenter(spec)
+
+
+def rescore(runs: str | Path, detector: str | Path, stages: tuple[str, ...] = CASCADE_STAGES) -> list[str]:
+    """Add figures on ``detector``'s boxes to every finished crop-stage arm whose models can be found."""
     done = []
     for path in sorted(Path(runs).glob("*/figures.json")):
         record = json.loads(path.read_text())
-        folder = Path(record.get("model") or path.parent / "model")
-        if record["stage"] != "segmenter" or not (folder / "meta.json").exists():
+        spec_path = REPO_ROOT / "configs" / "ablations" / f"{record['ablation']}.yaml"
+        spec = configlib.read_yaml(spec_path) if spec_path.exists() else {}
+        model, segmenter = _arm_inputs(record, path.parent, spec)
+        if record["stage"] not in stages or (model is None and segmenter is None):
             continue
-        cfg = configlib.load(SegmenterConfig, folder / "config.yaml")
-        record["figures"]["cascade"] = _cascade_figures(cfg, folder, detector)
+        cfg = (configlib.load(stage_config_class(record["stage"]), model / "config.yaml") if model is not None
+               else stage_config(record["stage"], {}, []))
+        record["figures"]["cascade"] = _cascade_figures(record["stage"], cfg, model, segmenter, detector)
         atomic_write_json(path, record)
         done.append(record["ablation"])
     return done
@@ -150,9 +178,12 @@ def run_ablation(path: str | Path, sets: list[str], runs: str | Path = "runs/abl
             figures = _keypoint_figures(cfg, CornerModel.load(result.folder), spec["segmenter"])
         if spec["stage"] == "segmenter":
             figures["phantoms"] = _phantom_figures(cfg, result.folder)
-            if detector and (Path(detector) / "meta.json").exists():
-                figures["cascade"] = _cascade_figures(cfg, result.folder, detector)
-    record = {"ablation": stem, "stage": spec["stage"], "description": spec.get("description", ""), "figures": figures}
+    model = None if spec.get("evaluate_only") else result.folder
+    segmenter = _feeding_segmenter(spec)
+    if detector and spec["stage"] in CASCADE_STAGES and (Path(detector) / "meta.json").exists():
+        figures["cascade"] = _cascade_figures(spec["stage"], cfg, model, segmenter, detector)
+    record = {"ablation": stem, "stage": spec["stage"], "description": spec.get("description", ""), "figures": figures,
+              "model": str(model) if model else None, "segmenter": segmenter}
     atomic_write_json(Path(runs) / stem / "figures.json", record)
     return record
 
@@ -183,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", default="runs/ablations", help="folder of ablation runs (default runs/ablations)")
     parser.add_argument("--collect", action="store_true", help="print and write the table of all finished ablations")
     parser.add_argument("--detector", default=str(DEFAULT_DETECTOR), help="detector model folder whose boxes segmenter arms are also scored on")
-    parser.add_argument("--rescore", action="store_true", help="score finished segmenter arms on --detector's boxes")
+    parser.add_argument("--rescore", action="store_true", help="score finished segmenter and keypoint arms on --detector's boxes")
     args = parser.parse_args(argv)
     if args.rescore:
         print("rescored:", ", ".join(rescore(args.runs, args.detector)) or "none")

@@ -31,3 +31,18 @@ def test_segmenter_ablation_runs_and_is_collected(tmp_path):
     table = collect(tmp_path / "ablations")
     assert "| segmenter__no_ds_tiny | segmenter | deep supervision off |" in table
     assert (tmp_path / "ablations" / "results.md").read_text() == table
+
+
+def test_keypoint_arm_without_training_is_scored_on_truth_and_detector_boxes(tmp_path):
+    from pipeline.models import DEFAULT_MODELS
+
+    segmenter = str(DEFAULT_MODELS / "segmenter")
+    override = tmp_path / "keypoints__mask_fit_tiny.yaml"
+    override.write_text(f'stage: keypoints\ndescription: "mask fit"\noverrides: {{}}\nevaluate_only: {segmenter}\n')
+    tiny = configlib.read_yaml(Path(__file__).resolve().parents[1] / "configs/profiles/tiny.yaml")["keypoints"]
+    sets = flatten(tiny) + [f"data.phantom_dir={tmp_path / 'phantoms'}"]
+    record = run_ablation(override, sets, runs=tmp_path / "ablations", detector=DEFAULT_DETECTOR)
+    assert record["model"] is None and record["segmenter"] == segmenter
+    truth_boxes, detector_boxes = record["figures"]["corners"], record["figures"]["cascade"]["corners"]
+    assert truth_boxes["mean_px"] >= 0 and detector_boxes["mean_px"] >= 0
+    assert record["figures"]["cascade"]["detector"] == str(DEFAULT_DETECTOR)

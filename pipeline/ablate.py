@@ -139,15 +139,18 @@ def _arm_inputs(record: dict, run_dir: Path, spec: dict) -> tuple[Path | None, s
     return (Path(model) if model else None), record.get("segmenter") or _feeding_segmenter(spec)
 
 
-def rescore(runs: str | Path, detector: str | Path, stages: tuple[str, ...] = CASCADE_STAGES) -> list[str]:
-    """Add figures on ``detector``'s boxes to every finished crop-stage arm whose models can be found."""
+def rescore(runs: str | Path, detector: str | Path, arms: list[str] | None = None) -> list[str]:
+    """Add figures on ``detector``'s boxes to every finished crop-stage arm (or those named) whose models can be
+    found."""
     done = []
     for path in sorted(Path(runs).glob("*/figures.json")):
         record = json.loads(path.read_text())
+        if arms and record["ablation"] not in arms:
+            continue
         spec_path = REPO_ROOT / "configs" / "ablations" / f"{record['ablation']}.yaml"
         spec = configlib.read_yaml(spec_path) if spec_path.exists() else {}
         model, segmenter = _arm_inputs(record, path.parent, spec)
-        if record["stage"] not in stages or (model is None and segmenter is None):
+        if record["stage"] not in CASCADE_STAGES or (model is None and segmenter is None):
             continue
         cfg = (configlib.load(stage_config_class(record["stage"]), model / "config.yaml") if model is not None
                else stage_config(record["stage"], {}, []))
@@ -214,14 +217,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", default="runs/ablations", help="folder of ablation runs (default runs/ablations)")
     parser.add_argument("--collect", action="store_true", help="print and write the table of all finished ablations")
     parser.add_argument("--detector", default=str(DEFAULT_DETECTOR), help="detector model folder whose boxes segmenter arms are also scored on")
-    parser.add_argument("--rescore", action="store_true", help="score finished segmenter and keypoint arms on --detector's boxes")
+    parser.add_argument("--rescore", nargs="*", metavar="ARM", help="score finished segmenter and keypoint arms (all, or those named) on --detector's boxes")
     args = parser.parse_args(argv)
-    if args.rescore:
-        print("rescored:", ", ".join(rescore(args.runs, args.detector)) or "none")
+    if args.rescore is not None:
+        print("rescored:", ", ".join(rescore(args.runs, args.detector, args.rescore)) or "none")
     if args.override:
         record = run_ablation(args.override, args.set, args.runs, args.detector)
         print(json.dumps(record, indent=2))
-    if args.collect or not (args.override or args.rescore):
+    if args.collect or not (args.override or args.rescore is not None):
         print(collect(args.runs))
     return 0
 

@@ -118,13 +118,14 @@ def _cascade_figures(stage: str, cfg, model: Path | None, segmenter: str | None,
     if stage == "segmenter":
         from segmenter.evaluate import evaluate_segmenter
 
-        return {**evaluate_segmenter(Segmenter.load(model), films, finder), "detector": str(detector)}
-    from keypoints.evaluate import evaluate_keypoints, organiser_angles
-    from keypoints.predict import CornerModel, MaskFitCorners
+        figures = evaluate_segmenter(Segmenter.load(model), films, finder)
+    else:
+        from keypoints.evaluate import evaluate_keypoints, organiser_angles
+        from keypoints.predict import CornerModel, MaskFitCorners
 
-    corners = CornerModel.load(model) if model is not None else MaskFitCorners()
-    outlines = Segmenter.load(segmenter).outlines if segmenter else None
-    figures = evaluate_keypoints(corners, films, find_spine=finder, outlines_fn=outlines, organisers=organiser_angles(cfg.data))
+        corners = CornerModel.load(model) if model is not None else MaskFitCorners()
+        outlines = Segmenter.load(segmenter).outlines if segmenter else None
+        figures = evaluate_keypoints(corners, films, find_spine=finder, outlines_fn=outlines, organisers=organiser_angles(cfg.data))
     return {**figures, "detector": str(detector)}
 
 

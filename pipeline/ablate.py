@@ -82,15 +82,16 @@ def _evaluate_only(stage: str, cfg, folder: str) -> dict:
     raise ValueError(f"evaluate_only is not supported for stage {stage}")
 
 
-def _keypoint_figures(cfg, corners, segmenter_folder: str) -> dict:
-    """Keypoint figures of ``corners`` fed a segmenter's outlines (the mask-fit baseline, or a head's mask channel:
-    the stage alone cannot make them)."""
+def _keypoint_figures(cfg, corners, segmenter_folder: str | None, find_spine=None) -> dict:
+    """Keypoint figures of ``corners`` on the truth boxes or on ``find_spine``'s, fed a segmenter's outlines when
+    named (the mask-fit baseline, or a head's mask channel: the stage alone cannot make them)."""
     from keypoints.evaluate import evaluate_keypoints, organiser_angles
     from pipeline.datasets.sources import crop_stage_sets
     from segmenter.predict import Segmenter
 
     films = crop_stage_sets(cfg.data, max_val=cfg.train.max_val_films)[1]
-    return evaluate_keypoints(corners, films, outlines_fn=Segmenter.load(segmenter_folder).outlines, organisers=organiser_angles(cfg.data))
+    outlines = Segmenter.load(segmenter_folder).outlines if segmenter_folder else None
+    return evaluate_keypoints(corners, films, find_spine=find_spine, outlines_fn=outlines, organisers=organiser_angles(cfg.data))
 
 
 def _phantom_figures(cfg, folder: Path) -> dict:
@@ -107,25 +108,24 @@ def _phantom_figures(cfg, folder: Path) -> dict:
 CASCADE_STAGES = ("segmenter", "keypoints")
 
 
-def _cascade_figures(stage: str, cfg, model: Path | None, segmenter: str | None, detector: str | Path) -> dict:
-    """An arm's figures on the validation films fed the boxes ``detector`` and its priors find: a segmenter's
-    Dice, or the corners of a keypoint model (``model``; None: the mask fit) given ``segmenter``'s outlines."""
+def _cascade_figures(stage: str, cfg, model: Path | None, segmenter: str | None, detector: str | Path, finder=None) -> dict:
+    """An arm's figures on the validation films fed the boxes ``detector`` and its priors find (``finder``, when
+    already built from it): a segmenter's Dice, or the corners of a keypoint model (``model``; None: the mask fit)
+    given ``segmenter``'s outlines."""
     from detector.predict import spine_finder
-    from pipeline.datasets.sources import crop_stage_sets
-    from segmenter.predict import Segmenter
 
-    films, finder = crop_stage_sets(cfg.data, max_val=cfg.train.max_val_films)[1], spine_finder(detector)
+    finder = finder or spine_finder(detector)
     if stage == "segmenter":
+        from pipeline.datasets.sources import crop_stage_sets
         from segmenter.evaluate import evaluate_segmenter
+        from segmenter.predict import Segmenter
 
+        films = crop_stage_sets(cfg.data, max_val=cfg.train.max_val_films)[1]
         figures = evaluate_segmenter(Segmenter.load(model), films, finder)
     else:
-        from keypoints.evaluate import evaluate_keypoints, organiser_angles
         from keypoints.predict import CornerModel, MaskFitCorners
 
-        corners = CornerModel.load(model) if model is not None else MaskFitCorners()
-        outlines = Segmenter.load(segmenter).outlines if segmenter else None
-        figures = evaluate_keypoints(corners, films, find_spine=finder, outlines_fn=outlines, organisers=organiser_angles(cfg.data))
+        figures = _keypoint_figures(cfg, CornerModel.load(model) if model is not None else MaskFitCorners(), segmenter, finder)
     return {**figures, "detector": str(detector)}
 
 
@@ -143,19 +143,22 @@ def _arm_inputs(record: dict, run_dir: Path, spec: dict) -> tuple[Path | None, s
 def rescore(runs: str | Path, detector: str | Path, arms: list[str] | None = None) -> list[str]:
     """Add figures on ``detector``'s boxes to every finished crop-stage arm (or those named) whose models can be
     found."""
-    done = []
+    from detector.predict import spine_finder
+
+    done, finder = [], None
     for path in sorted(Path(runs).glob("*/figures.json")):
         record = json.loads(path.read_text())
-        if arms and record["ablation"] not in arms:
+        if record["stage"] not in CASCADE_STAGES or (arms and record["ablation"] not in arms):
             continue
         spec_path = REPO_ROOT / "configs" / "ablations" / f"{record['ablation']}.yaml"
         spec = configlib.read_yaml(spec_path) if spec_path.exists() else {}
         model, segmenter = _arm_inputs(record, path.parent, spec)
-        if record["stage"] not in CASCADE_STAGES or (model is None and segmenter is None):
+        if model is None and segmenter is None:
             continue
         cfg = (configlib.load(stage_config_class(record["stage"]), model / "config.yaml") if model is not None
                else stage_config(record["stage"], {}, []))
-        record["figures"]["cascade"] = _cascade_figures(record["stage"], cfg, model, segmenter, detector)
+        finder = finder or spine_finder(detector)  # the detector is loaded once for all arms
+        record["figures"]["cascade"] = _cascade_figures(record["stage"], cfg, model, segmenter, detector, finder)
         atomic_write_json(path, record)
         done.append(record["ablation"])
     return done

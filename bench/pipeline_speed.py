@@ -41,8 +41,12 @@ def time_film(models: ModelSet, pixels: np.ndarray) -> dict:
     detections = models.detector.detect(pixels)
     t["detect"] = time.perf_counter() - start
     start = time.perf_counter()
-    spine, _ = apply_priors(detections, models.options.priors_ap)
+    spine, _ = apply_priors(detections, models.options.priors_ap, name_by_count=models.levels is None)
     t["priors"] = time.perf_counter() - start
+    start = time.perf_counter()
+    if models.levels is not None and len(spine):
+        spine = models.levels.name(pixels, spine, models.options.priors_ap.expected_levels)[0]
+    t["levels"] = time.perf_counter() - start
     boxes = [v.box for v in spine.vertebrae]
     start = time.perf_counter()
     outlines = models.segmenter.outlines(pixels, boxes) if boxes else []
@@ -72,7 +76,7 @@ def main() -> int:
     images = films(args)
     time_film(models, images[0])  # warm-up
     rows = [time_film(models, img) for img in images]
-    keys = ("detect", "priors", "segment", "corners", "measure", "total")
+    keys = ("detect", "priors", "levels", "segment", "corners", "measure", "total")
     report = {
         "machine": f"{platform.processor() or platform.machine()}, {__import__('os').cpu_count()} cores", "device": args.device,
         "films": len(rows), "source": args.real or "phantoms 2400 px tall", "models_load_s": load_s,

@@ -4,7 +4,8 @@
 
 "Before the priors" takes the raw detections scoring at least ``conf`` in
 top-to-bottom order and names them from the expected levels; "after" runs
-the chain priors. A film counts as all-levels-correct when every expected
+the chain priors (named by the count); "after levels" names that chain with
+the level identifier, when one is given. A film counts as all-levels-correct when every expected
 level is found, named right, and overlaps its true box at IoU >= 0.5.
 Roboflow reference boxes (loose) are shrunk to tight-box scale first.
 """
@@ -80,22 +81,28 @@ def _film_row(spine: Spine, truth: Spine, expected) -> dict:
             "named": naming_correct(spine, truth, expected)}
 
 
-def evaluate_detector(detector, annotations: Sequence[Annotation], priors: PriorsConfig, conf: float = 0.25) -> dict:
-    """Figures of ``detector`` on annotated films (see the module doc)."""
+def evaluate_detector(detector, annotations: Sequence[Annotation], priors: PriorsConfig, levels=None, conf: float = 0.25) -> dict:
+    """Figures of ``detector`` on annotated films (see the module doc); ``levels``: a LevelIdentifier or None."""
     expected = priors.expected_levels
     preds, truths, rows = [], [], []
     for ann in annotations:
         truth = reference_spine(ann, expected)
-        detections = detector.detect(read_radiograph(ann.image).pixels)
+        pixels = read_radiograph(ann.image).pixels
+        detections = detector.detect(pixels)
         preds.append((np.array([d.box.as_list() for d in detections]).reshape(-1, 4), np.array([d.score for d in detections])))
         truths.append(_boxes(truth))
         after, _ = apply_priors(detections, priors)
         rows.append({"expected": expected, "before": _film_row(_before_priors(detections, priors, conf), truth, expected),
                      "after": _film_row(after, truth, expected)})
+        if levels is not None:
+            rows[-1]["levels"] = _film_row(levels.name(pixels, after, expected)[0] if len(after) else after, truth, expected)
     if not rows:
         return {"films": 0}
-    return {"films": len(rows), "AP50": average_precision(preds, truths, 0.5), "AP50-95": ap_50_95(preds, truths),
-            "conf_before_priors": conf, "before_priors": _summary(rows, "before"), "after_priors": _summary(rows, "after")}
+    figures = {"films": len(rows), "AP50": average_precision(preds, truths, 0.5), "AP50-95": ap_50_95(preds, truths),
+               "conf_before_priors": conf, "before_priors": _summary(rows, "before"), "after_priors": _summary(rows, "after")}
+    if levels is not None:
+        figures["after_levels"] = _summary(rows, "levels")
+    return figures
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -109,12 +116,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m detector.evaluate", description="Detector figures on a validation set.")
     parser.add_argument("--models", required=True, help="detector model folder")
     parser.add_argument("--on", default="val", choices=["val", "challenge"], help="AASCE patient-split validation films, or the 98 full-length challenge films")
+    parser.add_argument("--levels", help="a level identifier model folder: also score the chain it names")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a key of the model's config, e.g. priors.enabled=false")
     parser.add_argument("--out", help="write the figures to this JSON file")
     args = parser.parse_args(argv)
     cfg = configlib.load(DetectorConfig, f"{args.models}/config.yaml", args.set)
     films = detector_sets(cfg)[1] if args.on == "val" else challenge_annotations(cfg.data)
-    figures = evaluate_detector(Detector.load(args.models).with_predict(cfg.predict), films, cfg.priors)
+    levels = None
+    if args.levels:
+        from detector.levels.predict import LevelIdentifier
+
+        levels = LevelIdentifier.load(args.levels)
+    figures = evaluate_detector(Detector.load(args.models).with_predict(cfg.predict), films, cfg.priors, levels)
     figures["on"] = args.on
     print(json.dumps(figures, indent=2))
     if args.out:

@@ -7,7 +7,7 @@ decoded by non-maximum suppression and mapped back by the resize factor.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -17,9 +17,9 @@ import yaml
 
 from detector.model import build_network, raw_outputs
 from pipeline.crop import Crop
-from pipeline.geometry import Box
+from pipeline.geometry import Box, Spine, level_range
 from pipeline.modelfolder import load_state, read_meta
-from pipeline.priors import Detection
+from pipeline.priors import Detection, PriorsConfig, apply_priors
 
 PAD_VALUE = 114 / 255  # ultralytics' letterbox grey
 STRIDE = 32
@@ -110,8 +110,6 @@ class Detector:
 
     def with_predict(self, predict) -> "Detector":
         """The same network with other decoding settings (a PredictConfig)."""
-        from dataclasses import replace
-
         return replace(self, conf=predict.conf, iou=predict.iou, max_det=predict.max_det, two_pass=predict.two_pass,
                        region_margin=predict.region_margin)
 
@@ -136,13 +134,49 @@ class Detector:
         return mapped + outside
 
 
-def spine_finder(folder: str | Path, device: str = "cpu"):
-    """``find(pixels) -> Spine`` from a detector model folder alone: its network, decoding settings and the count
-    and ordering priors of its own config (the cascade's boxes for a stage scored without a whole model set)."""
+def lateral_priors(priors: PriorsConfig) -> PriorsConfig:
+    """The same chain priors expecting the lateral run, T1-S1."""
+    return replace(priors, expected_levels=level_range("T1", "S1"))
+
+
+@dataclass
+class SpineFinder:
+    """Film pixels -> the named chain: the detector, the count and ordering priors of the view, then the level
+    identifier when there is one (else the priors name the chain by its count)."""
+
+    detector: Detector
+    priors_ap: PriorsConfig
+    priors_lat: PriorsConfig
+    levels: object | None = None  # a detector.levels.predict.LevelIdentifier
+
+    def priors(self, view: str) -> PriorsConfig:
+        return self.priors_lat if view == "LAT" else self.priors_ap
+
+    def find(self, pixels: np.ndarray, view: str = "AP", spacing_mm=None, age: float | None = None,
+             sex: str | None = None) -> tuple[Spine, list[str]]:
+        """(spine cranial first, warnings); ``view`` 'AP', 'PA' or 'LAT'."""
+        priors = self.priors(view)
+        chain, warnings = apply_priors(self.detector.detect(pixels), priors, view, spacing_mm, name_by_count=self.levels is None)
+        if self.levels is None or len(chain) == 0:
+            return chain, warnings
+        spine, named, _ = self.levels.name(pixels, chain, priors.expected_levels, age, sex)
+        return spine, warnings + named
+
+    def __call__(self, pixels: np.ndarray, view: str = "AP") -> Spine:
+        return self.find(pixels, view)[0]
+
+
+def spine_finder(folder: str | Path, device: str = "cpu", levels: str | Path | None = None) -> SpineFinder:
+    """A :class:`SpineFinder` from a detector model folder alone (its network, decoding settings and the priors of
+    its own config), with the level identifier of ``levels`` when given: ``finder(pixels, view) -> Spine``."""
     from detector.config import DetectorConfig
     from pipeline import config as configlib
-    from pipeline.priors import apply_priors
 
     cfg = configlib.load(DetectorConfig, Path(folder) / "config.yaml")
     detector = Detector.load(folder, device).with_predict(cfg.predict)
-    return lambda pixels: apply_priors(detector.detect(pixels), cfg.priors)[0]
+    identifier = None
+    if levels is not None:
+        from detector.levels.predict import LevelIdentifier
+
+        identifier = LevelIdentifier.load(levels, device)
+    return SpineFinder(detector, cfg.priors, lateral_priors(cfg.priors), identifier)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from pipeline.augment import AugmentConfig
+from pipeline.boxjitter import BoxJitter
 from pipeline.config import ConfigError
 from pipeline.datasets.sources import DataConfig
 from pipeline.training import LightningTrainConfig
@@ -17,6 +18,7 @@ ENCODER_STEP = 32
 class CropConfig:
     size: int = 128
     margin: float = 0.35
+    context: float = 0.35  # extra margin the training crop bank holds, room for moved boxes (pipeline.boxjitter)
 
     def validate(self) -> None:
         if self.size % ENCODER_STEP or self.size < ENCODER_STEP:
@@ -41,6 +43,21 @@ class ModelConfig:
 
 
 @dataclass(frozen=True)
+class PredictConfig:
+    """Inference settings. flip: also run each crop mirrored and average (test-time flip); refine: passes that
+    re-crop each vertebra around its own predicted corners and predict again (0: one pass on the given box);
+    chain: put a lone misplaced corner back in line with the neighbours (pipeline.consistency)."""
+
+    flip: bool = False
+    refine: int = 0
+    chain: bool = False
+
+    def validate(self) -> None:
+        if not 0 <= self.refine <= 3:
+            raise ConfigError(f"predict.refine={self.refine} must be 0 to 3 passes")
+
+
+@dataclass(frozen=True)
 class KeypointsConfig:
     name: str = "keypoints"
     output: str = "runs"
@@ -49,4 +66,6 @@ class KeypointsConfig:
     crop: CropConfig = field(default_factory=CropConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    jitter: BoxJitter = field(default_factory=BoxJitter)
+    predict: PredictConfig = field(default_factory=PredictConfig)
     train: LightningTrainConfig = field(default_factory=LightningTrainConfig)

@@ -41,36 +41,57 @@ def reference_angles(ann: Annotation, height: int, organisers: dict | None) -> n
     return np.asarray(aasce_cobb(np.stack([truth[l].corners for l in AASCE_LEVELS]), height)[0])
 
 
-def film_corners(model, ann: Annotation, pixels: np.ndarray, find_spine, outlines_fn) -> dict:
-    """level -> predicted corners (4, 2) image px, for the truth vertebrae the boxes cover."""
+IOU_BINS = (0.0, 0.6, 0.7, 0.8, 0.9, 1.01)
+
+
+def film_boxes(ann: Annotation, pixels: np.ndarray, find_spine) -> dict:
+    """level -> the box each true vertebra gets: its own, or the cascade's box at the same place, whatever its level
+    name (naming is scored by the detector)."""
     truth = [v for v in ann.spine.vertebrae if v.corners is not None and v.level]
     if find_spine is None:
-        boxes = {v.level: v.box for v in truth}
-    else:  # the cascade's box at the same place, whatever its level name (naming is scored by the detector)
-        found = find_spine(pixels).vertebrae
-        pairs = pair_by_overlap(np.array([v.box.as_list() for v in truth]), np.array([v.box.as_list() for v in found]))
-        boxes = {v.level: found[pairs[k]].box for k, v in enumerate(truth) if k in pairs}
+        return {v.level: v.box for v in truth}
+    found = find_spine(pixels).vertebrae
+    pairs = pair_by_overlap(np.array([v.box.as_list() for v in truth]), np.array([v.box.as_list() for v in found]))
+    return {v.level: found[pairs[k]].box for k, v in enumerate(truth) if k in pairs}
+
+
+def film_corners(model, ann: Annotation, pixels: np.ndarray, find_spine, outlines_fn, boxes: dict | None = None) -> dict:
+    """level -> predicted corners (4, 2) image px, for the truth vertebrae the boxes cover."""
+    boxes = film_boxes(ann, pixels, find_spine) if boxes is None else boxes
     levels = list(boxes)
     outlines = outlines_fn(pixels, [boxes[l] for l in levels]) if outlines_fn else None
     return dict(zip(levels, model.corners(pixels, [boxes[l] for l in levels], outlines)))
 
 
+def by_iou(errors: list[np.ndarray], ious: list[float]) -> dict:
+    """Mean corner error (px) of the vertebrae in each bin of box IoU with the truth, and how many fell there."""
+    out = {}
+    for lo, hi in zip(IOU_BINS, IOU_BINS[1:]):
+        chosen = [e for e, iou in zip(errors, ious) if lo <= iou < hi]
+        out[f"{lo:.1f}-{min(hi, 1.0):.1f}"] = {"vertebrae": len(chosen), "mean_px": float(np.mean(chosen)) if chosen else None}
+    return out
+
+
 def evaluate_keypoints(model, films: Sequence[Annotation], find_spine: Callable | None = None,
                        outlines_fn: Callable | None = None, organisers: dict | None = None) -> dict:
     """Corner and Cobb figures; vertebrae the cascade missed count in ``vertebrae_missed`` (not in the errors)."""
-    errors, cobb_pred, cobb_true, missed = [], [], [], 0
+    errors, cobb_pred, cobb_true, missed, ious = [], [], [], 0, []
     for ann in films:
         pixels = read_radiograph(ann.image).pixels
-        predicted = film_corners(model, ann, pixels, find_spine, outlines_fn)
+        boxes = film_boxes(ann, pixels, find_spine)
+        predicted = film_corners(model, ann, pixels, find_spine, outlines_fn, boxes)
         truth = {v.level: v.corners for v in ann.spine.vertebrae if v.corners is not None and v.level}
+        true_boxes = {v.level: v.box for v in ann.spine.vertebrae}
         missed += len(set(truth) - set(predicted))
         errors += [corner_errors(predicted[l], truth[l]) for l in predicted]
+        ious += [boxes[l].iou(true_boxes[l]) for l in predicted]
         reference = reference_angles(ann, pixels.shape[0], organisers)
         if reference is not None and all(l in predicted for l in AASCE_LEVELS):
             angles, _ = aasce_cobb(np.stack([predicted[l] for l in AASCE_LEVELS]), pixels.shape[0])
             cobb_pred.append(angles)
             cobb_true.append(reference)
-    out = {"films": len(films), "corners": corner_summary(np.array(errors)), "vertebrae_missed": missed}
+    out = {"films": len(films), "corners": corner_summary(np.array(errors)), "vertebrae_missed": missed,
+           "by_box_iou": by_iou([float(e.mean()) for e in errors], ious)}
     if cobb_pred:
         out["cobb_aasce"] = {"films": len(cobb_pred), "smape": smape(cobb_pred, cobb_true), "mae_deg": cmae(cobb_pred, cobb_true)}
     return out

@@ -18,20 +18,27 @@ from keypoints.codec import make_codec
 from keypoints.config import KeypointsConfig
 from keypoints.model import build_model, model_input
 from pipeline import config as configlib
+from pipeline.consistency import consistent_corners
 from pipeline.crop import Crop
-from pipeline.geometry import Box, Polygon
+from pipeline.geometry import FLIP_CORNERS, Box, Polygon
 from pipeline.masks import fit_quadrilateral, spine_axes
 from pipeline.modelfolder import load_state, read_meta
 
 
 @dataclass
 class CornerModel:
+    """The trained head. flip: average with the mirrored crop's corners; refine: passes re-cropped around the
+    previous pass's corners."""
+
     network: torch.nn.Module
     codec: object
     size: int
     margin: float
     mask_channel: bool
     device: str = "cpu"
+    flip: bool = False
+    refine: int = 0
+    chain: bool = False
 
     @classmethod
     def load(cls, folder: str | Path, device: str = "cpu") -> "CornerModel":
@@ -43,12 +50,29 @@ class CornerModel:
         network = build_model(cfg.model, pretrained=False)
         network.load_state_dict(load_state(folder))
         codec = make_codec(cfg.model.head, cfg.crop.size, cfg.model.heatmap_beta)
-        return cls(network.eval().to(device), codec, cfg.crop.size, cfg.crop.margin, cfg.model.mask_channel, device)
+        return cls(network.eval().to(device), codec, cfg.crop.size, cfg.crop.margin, cfg.model.mask_channel, device,
+                   cfg.predict.flip, cfg.predict.refine, cfg.predict.chain)
 
-    @torch.no_grad()
+    def with_predict(self, predict) -> "CornerModel":
+        """The same network with other inference settings (a keypoints PredictConfig)."""
+        from dataclasses import replace
+
+        return replace(self, flip=predict.flip, refine=predict.refine, chain=predict.chain)
+
     def corners(self, pixels: np.ndarray, boxes: Sequence[Box], outlines: Sequence[Polygon | None] | None = None,
                 batch: int = 64) -> list[np.ndarray]:
-        """(4, 2) image px per box, in the declared corner order."""
+        """(4, 2) image px per box, in the declared corner order; ``boxes`` are one chain, cranial first."""
+        out = self.one_pass(pixels, boxes, outlines, batch)
+        for _ in range(self.refine):
+            out = self.one_pass(pixels, [Box.from_points(c) for c in out], outlines, batch)
+        if self.chain and len(out) >= 3:
+            out = list(consistent_corners(np.stack(out))[0])
+        return out
+
+    @torch.no_grad()
+    def one_pass(self, pixels: np.ndarray, boxes: Sequence[Box], outlines: Sequence[Polygon | None] | None = None,
+                 batch: int = 64) -> list[np.ndarray]:
+        """(4, 2) image px per box from the crops around ``boxes`` (mirrored too when ``flip``)."""
         crops = [Crop.around(b, self.margin, self.size) for b in boxes]
         out = []
         for start in range(0, len(crops), batch):
@@ -57,15 +81,30 @@ class CornerModel:
             masks = None
             if self.mask_channel:
                 masks = torch.from_numpy(np.stack([self._mask(c, outlines[start + k] if outlines else None) for k, c in enumerate(chunk)]))[:, None]
-            raw = self.network(model_input(images.to(self.device), None if masks is None else masks.to(self.device)))
-            decoded = self.codec.decode(raw).cpu().numpy()
+            x = model_input(images.to(self.device), None if masks is None else masks.to(self.device))
+            decoded = self._decode(x).cpu().numpy()
             out += [c.to_image(d) for c, d in zip(chunk, decoded)]
         return out
+
+    def _decode(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 4, 2) crop px; with ``flip`` the mean of the crop's and its mirror's corners (mapped back)."""
+        if not self.flip:
+            return self.codec.decode(self.network(x))
+        both = self.codec.decode(self.network(torch.cat([x, x.flip(-1)])))
+        return (both[: len(x)] + unflip_corners(both[len(x):], self.size)) / 2
 
     def _mask(self, crop: Crop, outline: Polygon | None) -> np.ndarray:
         if outline is None:
             return np.zeros((self.size, self.size), np.float32)
         return Polygon(crop.to_crop(outline.points)).rasterize((self.size, self.size)).astype(np.float32)
+
+
+def unflip_corners(corners: torch.Tensor, size: int) -> torch.Tensor:
+    """Corners (..., 4, 2) found on a horizontally mirrored crop of side ``size`` -> the unmirrored crop's, in the
+    declared order (left and right swap)."""
+    back = corners[..., list(FLIP_CORNERS), :].clone()
+    back[..., 0] = size - 1 - back[..., 0]
+    return back
 
 
 class MaskFitCorners:

@@ -96,7 +96,8 @@ def train(cfg: KeypointsConfig) -> TrainResult:
     train_films, val_films, described = crop_stage_sets(cfg.data, cfg.train.max_train_films, cfg.train.max_val_films)
     if not train_films:
         raise RuntimeError("no training films: point data.root at the shared data or set data.phantoms > 0")
-    data = CropDataModule(train_films, val_films, cfg.crop.size, cfg.crop.margin, cfg.data.repo_path(cfg.cache), cfg.train, cfg.augment)
+    data = CropDataModule(train_films, val_films, cfg.crop.size, cfg.crop.margin, cfg.data.repo_path(cfg.cache), cfg.train,
+                          cfg.augment, cfg.jitter, cfg.crop.context)
     best = fit(KeypointModule(cfg), data, cfg.train, run_dir, "val_corner_px", "min")
     if best is None:
         return TrainResult(None, {})

@@ -9,6 +9,7 @@ An override file names its stage and holds only what it changes::
     description: deep supervision off
     overrides: {model: {deep_supervision: false}}
     evaluate_only: runs/segmenter/model   # optional: no training, re-evaluate that model with the overrides
+                                          # (a levels arm: 'count' scores the priors' count naming)
     segmenter: runs/segmenter/model       # optional: outlines that feed a keypoint model's mask channel
 
 The run folder is ``runs/ablations/<file stem>``; its figures land in
@@ -37,14 +38,21 @@ DEFAULT_DETECTOR = DEFAULT_MODELS / "detector"
 
 STAGE_CONFIGS = {
     "detector": ("detector.config", "DetectorConfig", "configs/detector.yaml"),
+    "levels": ("detector.levels.config", "LevelsConfig", "configs/levels.yaml"),
     "segmenter": ("segmenter.config", "SegmenterConfig", "configs/segmenter.yaml"),
     "keypoints": ("keypoints.config", "KeypointsConfig", "configs/keypoints.yaml"),
 }
+TRAIN_MODULES = {"detector": "detector.train", "levels": "detector.levels.train", "segmenter": "segmenter.train",
+                 "keypoints": "keypoints.train"}
+NAMING = (("films all levels right", ("films_all_levels_correct",)), ("levels right", ("levels_correct",)),
+          ("vertebrae named right", ("vertebrae_named_right",)))
 HEADLINE = {
     "detector": [("AP50", ("AP50",)), ("AP50-95", ("AP50-95",)),
                  ("levels right (after priors)", ("after_priors", "levels_correct")),
                  ("films all levels right (after priors)", ("after_priors", "films_all_levels_correct")),
                  ("recall@0.5 (after priors)", ("after_priors", "recall@0.5"))],
+    "levels": [*NAMING, *((f"{label} (full-length films)", ("challenge", *keys)) for label, keys in NAMING),
+               *((f"{label} (phantoms)", ("phantoms", *keys)) for label, keys in NAMING)],
     "segmenter": [("Dice mean", ("dice_mean",)), ("IoU mean", ("iou_mean",)), ("Dice hidden part (phantoms)", ("phantoms", "dice_hidden_mean")),
                   ("Dice on detector boxes", ("cascade", "dice_mean"))],
     "keypoints": [("corner mean px", ("corners", "mean_px")), ("corner median px", ("corners", "median_px")),
@@ -76,10 +84,48 @@ def _evaluate_only(stage: str, cfg, folder: str) -> dict:
         films = detector_sets(cfg)[1] if cfg.name != "detector__challenge" else challenge_annotations(cfg.data)
         return evaluate_detector(Detector.load(folder).with_predict(cfg.predict), films, cfg.priors)
     if stage == "keypoints":
-        from keypoints.predict import MaskFitCorners
+        from keypoints.predict import CornerModel, MaskFitCorners
 
+        if _stage_of(folder) == "keypoints":  # the same head with other inference settings (flip, refinement)
+            return _keypoint_figures(cfg, CornerModel.load(folder).with_predict(cfg.predict), None)
         return _keypoint_figures(cfg, MaskFitCorners(), folder)
+    if stage == "segmenter":
+        return _segmenter_figures(cfg, folder)
+    if stage == "levels":
+        return _naming_figures(cfg, None if folder == "count" else folder)
     raise ValueError(f"evaluate_only is not supported for stage {stage}")
+
+
+def _stage_of(folder: str | Path) -> str | None:
+    from pipeline.modelfolder import read_meta
+
+    return read_meta(folder).get("stage") if (Path(folder) / "meta.json").exists() else None
+
+
+def _segmenter_figures(cfg, folder: str | Path) -> dict:
+    """A segmenter's Dice on the validation films (true boxes) with ``cfg``'s inference settings, and on phantoms."""
+    from pipeline.datasets.sources import crop_stage_sets
+    from segmenter.evaluate import evaluate_segmenter
+    from segmenter.predict import Segmenter
+
+    films = crop_stage_sets(cfg.data, max_val=cfg.train.max_val_films)[1]
+    return {**evaluate_segmenter(Segmenter.load(folder).with_predict(cfg.predict), films), "phantoms": _phantom_figures(cfg, folder)}
+
+
+def _naming_figures(cfg, folder: str | Path | None) -> dict:
+    """Naming figures of the level identifier in ``folder`` (None: the priors' count naming) with ``cfg``'s decode
+    settings, on the validation films, the full-length challenge films and held-out phantoms (seeds 300000+)."""
+    from detector.levels.evaluate import evaluate_naming
+    from detector.levels.predict import LevelIdentifier
+    from detector.predict import spine_finder
+    from pipeline.datasets.sources import DataConfig, challenge_annotations, crop_stage_sets, phantom_annotations
+
+    finder = spine_finder(cfg.data.repo_path(cfg.detector))
+    if folder is not None:
+        finder.levels = LevelIdentifier.load(folder).with_settings(cfg.decode, cfg.crop.extend)
+    phantoms = phantom_annotations(DataConfig(phantoms=40, phantom_dir=cfg.data.phantom_dir), seed_offset=300_000)
+    return {**evaluate_naming(finder, crop_stage_sets(cfg.data, max_val=cfg.train.max_val_films)[1]),
+            "challenge": evaluate_naming(finder, challenge_annotations(cfg.data)), "phantoms": evaluate_naming(finder, phantoms)}
 
 
 def _keypoint_figures(cfg, corners, segmenter_folder: str | None, find_spine=None) -> dict:
@@ -102,7 +148,7 @@ def _phantom_figures(cfg, folder: Path) -> dict:
     from segmenter.predict import Segmenter
 
     films = phantom_annotations(cfg.data, count=max(2, cfg.data.phantoms // 3), seed_offset=200_000)
-    return evaluate_segmenter(Segmenter.load(folder), films)
+    return evaluate_segmenter(Segmenter.load(folder).with_predict(cfg.predict), films)
 
 
 CASCADE_STAGES = ("segmenter", "keypoints")
@@ -121,17 +167,19 @@ def _cascade_figures(stage: str, cfg, model: Path | None, segmenter: str | None,
         from segmenter.predict import Segmenter
 
         films = crop_stage_sets(cfg.data, max_val=cfg.train.max_val_films)[1]
-        figures = evaluate_segmenter(Segmenter.load(model), films, finder)
+        figures = evaluate_segmenter(Segmenter.load(model).with_predict(cfg.predict), films, finder)
     else:
         from keypoints.predict import CornerModel, MaskFitCorners
 
-        figures = _keypoint_figures(cfg, CornerModel.load(model) if model is not None else MaskFitCorners(), segmenter, finder)
+        corners = CornerModel.load(model).with_predict(cfg.predict) if model is not None else MaskFitCorners()
+        figures = _keypoint_figures(cfg, corners, segmenter, finder)
     return {**figures, "detector": str(detector)}
 
 
 def _feeding_segmenter(spec: dict) -> str | None:
     """The segmenter whose outlines a keypoint arm is given (its mask channel, or the mask fit's outline)."""
-    return spec.get("segmenter") or (spec.get("evaluate_only") if spec.get("stage") == "keypoints" else None)
+    only = spec.get("evaluate_only")
+    return spec.get("segmenter") or (only if spec.get("stage") == "keypoints" and only and _stage_of(only) != "keypoints" else None)
 
 
 def _arm_inputs(record: dict, run_dir: Path, spec: dict) -> tuple[Path | None, str | None]:
@@ -177,15 +225,16 @@ def run_ablation(path: str | Path, sets: list[str], runs: str | Path = "runs/abl
     if spec.get("evaluate_only"):
         figures = _evaluate_only(spec["stage"], cfg, spec["evaluate_only"])
     else:
-        result = importlib.import_module(f"{spec['stage']}.train").train(cfg)
-        figures = result.metrics
+        result = importlib.import_module(TRAIN_MODULES[spec["stage"]]).train(cfg)
+        figures = _naming_figures(cfg, result.folder) if spec["stage"] == "levels" else result.metrics
         if spec.get("segmenter"):
             from keypoints.predict import CornerModel
 
             figures = _keypoint_figures(cfg, CornerModel.load(result.folder), spec["segmenter"])
         if spec["stage"] == "segmenter":
             figures["phantoms"] = _phantom_figures(cfg, result.folder)
-    model = None if spec.get("evaluate_only") else result.folder
+    only = spec.get("evaluate_only")
+    model = (Path(only) if only and _stage_of(only) == spec["stage"] else None) if only else result.folder
     segmenter = _feeding_segmenter(spec)
     if detector and spec["stage"] in CASCADE_STAGES and (Path(detector) / "meta.json").exists():
         figures["cascade"] = _cascade_figures(spec["stage"], cfg, model, segmenter, detector)

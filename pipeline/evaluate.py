@@ -30,7 +30,6 @@ from pipeline.files import atomic_write_json, atomic_write_text
 from pipeline.geometry import Spine
 from pipeline.measures import cmae, measure_spine, smape
 from pipeline.models import ModelSet
-from pipeline.priors import apply_priors
 from pipeline.radiograph import read_radiograph
 
 
@@ -53,7 +52,7 @@ def load_films(data: str, fmt: str, split: str, reference: str | None = None) ->
 
 
 class CachedCascade:
-    """Detector + priors per film, computed once and reused by every stage's evaluation."""
+    """Detector, priors and level identifier per film, computed once and reused by every stage's evaluation."""
 
     def __init__(self, models: ModelSet, view: str = "AP"):
         self.models, self.view, self.cache = models, view, {}
@@ -61,8 +60,7 @@ class CachedCascade:
     def __call__(self, pixels: np.ndarray) -> Spine:
         key = hashlib.sha1(np.ascontiguousarray(pixels[::7, ::7]).tobytes()).hexdigest() + str(pixels.shape)
         if key not in self.cache:
-            detections = self.models.detector.detect(pixels)
-            self.cache[key] = apply_priors(detections, self.models.options.priors(self.view), self.view)[0]
+            self.cache[key] = self.models.finder.find(pixels, self.view)[0]
         return self.cache[key]
 
 
@@ -106,7 +104,11 @@ def evaluate(models: ModelSet, films: Sequence[Annotation], organisers: dict | N
     cascade = CachedCascade(models)
     has_corners = any(v.corners is not None for a in films for v in a.spine.vertebrae)
     report = {"films": len(films), "models": str(models.folder),
-              "detection": evaluate_detector(models.detector, films, models.options.priors_ap)}
+              "detection": evaluate_detector(models.detector, films, models.options.priors_ap, models.levels)}
+    if all(v.level is not None for a in films for v in a.spine.vertebrae):
+        from detector.levels.evaluate import evaluate_naming
+
+        report["naming"] = evaluate_naming(models.finder, films)
     if has_corners:
         outlines = models.segmenter.outlines
         report["segmentation"] = {"oracle": evaluate_segmenter(models.segmenter, films),
@@ -127,10 +129,18 @@ def markdown(report: dict) -> str:
     lines = [f"# Evaluation: {report['films']} films, models {report['models']}", "",
              "| stage | input | figure | value |", "|---|---|---|---|",
              f"| detector | film | AP50 / AP50-95 | {_fmt(d.get('AP50'))} / {_fmt(d.get('AP50-95'))} |"]
-    for when in ("before_priors", "after_priors"):
-        s = d.get(when, {})
+    for when in ("before_priors", "after_priors", "after_levels"):
+        if when not in d:
+            continue
+        s = d[when]
         lines.append(f"| detector | {when.replace('_', ' ')} | recall / precision @0.5 | {_fmt(s.get('recall@0.5'))} / {_fmt(s.get('precision@0.5'))} |")
         lines.append(f"| detector | {when.replace('_', ' ')} | films with all levels right | {_fmt(s.get('films_all_levels_correct'))} |")
+    naming = report.get("naming")
+    if naming and naming.get("films_named"):
+        lines.append(f"| naming | cascade | films all right / levels right / paired vertebrae named right | "
+                     f"{_fmt(naming['films_all_levels_correct'])} / {_fmt(naming['levels_correct'])} / {_fmt(naming['vertebrae_named_right'])} |")
+        lines.append("| naming | cascade | films by shift of the chain (-2, -1, 0, +1, +2) | "
+                     + ", ".join(str(naming["shift_histogram"][k]) for k in ("-2", "-1", "0", "1", "2")) + " |")
     for mode in ("oracle", "cascade"):
         seg = report.get("segmentation", {}).get(mode)
         if seg:

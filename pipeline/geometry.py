@@ -163,7 +163,9 @@ class Vertebra:
     box: tight box, image px. corners: (4, 2) float64 image px in :data:`CORNERS`
     order, or None. mask: amodal outline (hidden parts included) or None.
     score: confidence in [0, 1]. inferred: True when the count/ordering priors
-    inserted it rather than a detector seeing it.
+    inserted it rather than a detector seeing it. level_p: the level identifier's
+    most likely levels with their probabilities, best first (empty when named
+    by count or by hand).
     """
 
     level: str | None
@@ -172,6 +174,7 @@ class Vertebra:
     mask: Polygon | None = None
     score: float = 1.0
     inferred: bool = False
+    level_p: tuple[tuple[str, float], ...] = ()
 
     def __post_init__(self) -> None:
         if self.level is not None:

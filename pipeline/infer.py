@@ -25,7 +25,6 @@ from pipeline.files import atomic_write_text
 from pipeline.measure import measure_result
 from pipeline.measures import MeasureOptions
 from pipeline.models import ModelSet
-from pipeline.priors import apply_priors
 from pipeline.radiograph import DICOM_SUFFIXES, IMAGE_SUFFIXES, Radiograph, RadiographError, read_radiograph
 from pipeline.result import ImageInfo, SpineResult, write_result
 
@@ -39,8 +38,7 @@ def infer(film: Radiograph, models: ModelSet, view: str | None = None, anterior:
     given = view or film.view
     view = (given or models.options.default_view).upper()
     warnings = [] if given else [f"view not given: assumed {view}"]
-    detections = models.detector.detect(film.pixels)
-    spine, found = apply_priors(detections, models.options.priors(view), "LAT" if view == "LAT" else view, film.spacing_mm)
+    spine, found = models.finder.find(film.pixels, "LAT" if view == "LAT" else view, film.spacing_mm, film.age, film.sex)
     warnings += found
     image = ImageInfo.from_radiograph(film, view=view, anterior=anterior if view == "LAT" else None)
     if len(spine) == 0:

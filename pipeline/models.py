@@ -5,6 +5,7 @@
     <models>/detector/        a detector model folder
     <models>/segmenter/       a segmenter model folder
     <models>/keypoints/       a keypoints model folder (absent when corners come from the mask fit)
+    <models>/levels/          a level identifier model folder (absent: the chain is named by its count)
 """
 
 from __future__ import annotations
@@ -48,10 +49,19 @@ class ModelSet:
     options: InferenceOptions
     meta: dict
     folder: Path
+    levels: object | None = None
+
+    @property
+    def finder(self):
+        """The detector, the view's priors and the level identifier as one ``find(pixels, view, ...)``."""
+        from detector.predict import SpineFinder
+
+        return SpineFinder(self.detector, self.options.priors_ap, self.options.priors_lat, self.levels)
 
     @classmethod
     def load(cls, folder: str | Path | None = None, device: str = "cpu") -> "ModelSet":
         """Load every stage once; ``folder`` defaults to the shipped model (models/default)."""
+        from detector.levels.predict import LevelIdentifier
         from detector.predict import Detector
         from keypoints.predict import CornerModel, MaskFitCorners
         from segmenter.predict import Segmenter
@@ -61,5 +71,6 @@ class ModelSet:
         options = configlib.load(InferenceOptions, folder / "pipeline.yaml") if (folder / "pipeline.yaml").exists() else InferenceOptions()
         use_head = options.corners == "keypoints" and (folder / "keypoints").is_dir()
         corners = CornerModel.load(folder / "keypoints", device) if use_head else MaskFitCorners()
+        levels = LevelIdentifier.load(folder / "levels", device) if (folder / "levels").is_dir() else None
         return cls(Detector.load(folder / "detector", device), Segmenter.load(folder / "segmenter", device), corners,
-                   options, meta, folder)
+                   options, meta, folder, levels)

@@ -12,11 +12,11 @@ import numpy as np
 from pipeline.files import atomic_write_png
 from pipeline.geometry import IL, IR, SL, SR
 from pipeline.radiograph import Radiograph
-from pipeline.result import SpineResult
+from pipeline.result import SpineResult, levels_uncertain
 
 MAX_SIDE = 2400
 CORNER_COLOURS = {SL: (255, 80, 80), SR: (80, 160, 255), IL: (255, 200, 0), IR: (160, 80, 255)}
-SEEN, INFERRED, CURVE = (60, 220, 90), (255, 150, 0), (255, 60, 200)
+SEEN, INFERRED, CURVE, UNSURE = (60, 220, 90), (255, 150, 0), (255, 60, 200), (255, 70, 70)
 
 
 def _text(img: np.ndarray, text: str, org, scale: float, colour, thick: int) -> None:
@@ -34,6 +34,7 @@ def _line_through(img: np.ndarray, a: np.ndarray, b: np.ndarray, extend: float, 
 
 
 def _draw_vertebrae(img, result: SpineResult, s: float, unit: int) -> None:
+    unsure = levels_uncertain(result.warnings)
     for v in result.spine.vertebrae:
         colour = INFERRED if v.inferred else SEEN
         if v.mask is not None:
@@ -44,7 +45,8 @@ def _draw_vertebrae(img, result: SpineResult, s: float, unit: int) -> None:
             for k, point in enumerate(v.corners):
                 cv2.circle(img, tuple(np.round(point * s).astype(int)), max(2, unit), CORNER_COLOURS[k], -1, cv2.LINE_AA)
         if v.level:
-            _text(img, v.level + ("?" if v.inferred else ""), (v.box.x2 * s + 3 * unit, v.box.center[1] * s + 2 * unit), 0.35 * unit, colour, max(1, unit // 2))
+            _text(img, v.level + ("?" if v.inferred or unsure else ""), (v.box.x2 * s + 3 * unit, v.box.center[1] * s + 2 * unit),
+                  0.35 * unit, UNSURE if unsure else colour, max(1, unit // 2))
 
 
 def _draw_curves(img, result: SpineResult, s: float, unit: int) -> None:
@@ -74,6 +76,8 @@ def _legend(img, result: SpineResult, unit: int) -> None:
     char_w = cv2.getTextSize("x" * 20, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)[0][0] / 20
     width = max(20, int((img.shape[1] - 10 * unit) / char_w))
     lines = [(line, (255, 255, 255)) for line in lines]
+    if levels_uncertain(result.warnings):
+        lines.insert(0, ("LEVEL NAMES UNCERTAIN: check them", UNSURE))
     for warning in result.warnings[:6]:  # wrapped to the picture's width, two lines at most each
         wrapped = textwrap.wrap(f"! {warning}", width, subsequent_indent="  ", max_lines=2, placeholder=" ...")
         lines += [(line, (255, 210, 0)) for line in wrapped]

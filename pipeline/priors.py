@@ -213,8 +213,11 @@ def _named_by_scores(items, cfg: PriorsConfig) -> list[str | None] | None:
 
 
 def apply_priors(detections: list[Detection], cfg: PriorsConfig = PriorsConfig(), view: str = "AP",
-                 spacing_mm=None) -> tuple[Spine, list[str]]:
-    """Turn raw detections into a labelled spine (cranial first) and warnings. No chain: an empty spine."""
+                 spacing_mm=None, name_by_count: bool = True) -> tuple[Spine, list[str]]:
+    """Turn raw detections into a labelled spine (cranial first) and warnings. No chain: an empty spine.
+
+    name_by_count=False: the chain for a level identifier to name; its vertebrae still carry the count's names
+    (a fallback), but the warnings about naming and the inferred vertebrae's names are left to the identifier."""
     candidates = [d for d in detections if d.score >= cfg.min_score]
     if not cfg.enabled:
         ordered = sorted(merge_duplicates(candidates, cfg.merge_iou), key=lambda d: d.box.center[1])
@@ -228,7 +231,9 @@ def apply_priors(detections: list[Detection], cfg: PriorsConfig = PriorsConfig()
     inferred = [k for k, item in enumerate(items) if item[2]]
     by_score = _named_by_scores(items, cfg)
     names, warnings = (by_score, []) if by_score is not None else name_levels([item[1] for item in items], cfg)
-    if inferred:
+    if not name_by_count:
+        warnings = []
+    elif inferred:
         warnings.append(f"{len(inferred)} vertebra(e) not detected, inferred between neighbours: "
                         + ", ".join(str(names[k] or f"#{k + 1}") for k in inferred))
     dropped = len(candidates) - len(chain)

@@ -7,7 +7,7 @@ Shape (extra keys allowed, coordinates in original image px)::
                "spacing_source", "age", "sex"},
      "vertebrae": [{"level", "score", "box": [x1, y1, x2, y2],
                     "corners": [[x, y] x 4] | null, "mask": {"polygon": [[x, y], ...]} | null,
-                    "inferred": bool}],
+                    "inferred": bool, "level_p": {level: probability} (when the level identifier named it)}],
      "measurements": {...}, "warnings": [...]}
 """
 
@@ -25,6 +25,11 @@ from pipeline.files import atomic_write_json
 from pipeline.geometry import Box, Polygon, Spine, Vertebra
 
 SCHEMA = "spine-geometry/1"
+LEVELS_UNCERTAIN = "level names uncertain"  # how the warning of an uncertain naming begins (the overlay marks the film)
+
+
+def levels_uncertain(warnings) -> bool:
+    return any(str(w).startswith(LEVELS_UNCERTAIN) for w in warnings)
 
 
 @dataclass(frozen=True)
@@ -80,7 +85,7 @@ def _clean(value: Any) -> Any:
 
 
 def vertebra_to_dict(v: Vertebra) -> dict:
-    return {
+    out = {
         "level": v.level,
         "score": float(v.score),
         "box": v.box.as_list(),
@@ -88,6 +93,9 @@ def vertebra_to_dict(v: Vertebra) -> dict:
         "mask": None if v.mask is None else {"polygon": v.mask.points.tolist()},
         "inferred": bool(v.inferred),
     }
+    if v.level_p:
+        out["level_p"] = {name: float(p) for name, p in v.level_p}
+    return out
 
 
 def vertebra_from_dict(d: dict) -> Vertebra:
@@ -99,6 +107,7 @@ def vertebra_from_dict(d: dict) -> Vertebra:
         mask=None if not mask else Polygon(np.asarray(mask["polygon"], dtype=float)),
         score=float(d.get("score", 1.0)),
         inferred=bool(d.get("inferred", False)),
+        level_p=tuple((str(k), float(p)) for k, p in (d.get("level_p") or {}).items()),
     )
 
 

@@ -1,9 +1,10 @@
-"""Train detector, segmenter and keypoints in order from one config into one self-describing model set.
+"""Train detector, level identifier, segmenter and keypoints in order from one config into one model set.
 
     python -m pipeline.train_all [--config configs/pipeline.yaml] [--profile cpu|full|tiny]
                                  [--set STAGE.key=value ...] [--devices N] [--strategy ddp]
 
-Each stage runs as its own process (``python -m <stage>.train``), so several
+Each stage runs as its own process (``python -m <stage>.train``; the level
+identifier is ``detector.levels.train`` and learns the run's own detector's chains), so several
 devices (Lightning DDP, ultralytics multi-GPU) work stage by stage. Output:
 ``<output>/<name>/<stage>/`` per stage, the model set in ``<output>/<name>/model``
 and a log in ``<output>/<name>/train_all.log``. Re-running continues: a stage
@@ -25,13 +26,16 @@ from pipeline.files import atomic_write_json
 from pipeline.modelfolder import code_version, read_meta
 from pipeline.models import InferenceOptions
 
-STAGES = ("detector", "segmenter", "keypoints")
+STAGES = ("detector", "levels", "segmenter", "keypoints")
+MODULES = {"detector": "detector.train", "levels": "detector.levels.train", "segmenter": "segmenter.train",
+           "keypoints": "keypoints.train"}
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass(frozen=True)
 class StagePaths:
     detector: str = "configs/detector.yaml"
+    levels: str = "configs/levels.yaml"
     segmenter: str = "configs/segmenter.yaml"
     keypoints: str = "configs/keypoints.yaml"
 
@@ -62,7 +66,7 @@ def flatten(tree: dict, prefix: str = "") -> list[str]:
 def stage_sets(stage: str, cfg: PipelineConfig, profile: dict, user_sets: list[str], devices: int | None, strategy: str | None) -> list[str]:
     """The --set items of one stage: its run folder, the profile, the shared data keys, devices, then the user's."""
     run = Path(cfg.output) / cfg.name
-    items = [f"name={stage}", f"output={run}"]
+    items = [f"name={stage}", f"output={run}"] + ([f"detector={run / 'detector' / 'model'}"] if stage == "levels" else [])
     items += flatten(profile.get(stage) or {})
     items += flatten({"data": cfg.data}) if cfg.data else []
     if devices:
@@ -76,7 +80,7 @@ def stage_sets(stage: str, cfg: PipelineConfig, profile: dict, user_sets: list[s
 
 def run_stage(stage: str, config_path: str, sets: list[str], log_path: Path) -> None:
     """Run one stage's training as a child process; its output goes to the console and the log."""
-    command = [sys.executable, "-m", f"{stage}.train", "--config", config_path] + [a for s in sets for a in ("--set", s)]
+    command = [sys.executable, "-m", MODULES[stage], "--config", config_path] + [a for s in sets for a in ("--set", s)]
     with open(log_path, "a", encoding="utf-8") as log:
         log.write(f"\n=== {stage}: {' '.join(command)}\n")
         log.flush()

@@ -63,15 +63,17 @@ def best_state(path: Path, prefix: str = "model.") -> dict:
     return {k[len(prefix):]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)}
 
 
-def stage_main(argv: list[str] | None, stage: str, description: str, config_cls, train_fn) -> int:
-    """The command line of a stage's training: --config, --set (repeatable), --override (an ablation file)."""
+def stage_main(argv: list[str] | None, stage: str, description: str, config_cls, train_fn, config: str | None = None) -> int:
+    """The command line of a stage's training: --config (default ``config``, else configs/<stage>.yaml), --set
+    (repeatable), --override (an ablation file)."""
     import argparse
     import json
 
     from pipeline import config as configlib
 
     parser = argparse.ArgumentParser(prog=f"python -m {stage}.train", description=description)
-    parser.add_argument("--config", default=f"configs/{stage}.yaml", help=f"stage config YAML (default configs/{stage}.yaml)")
+    config = config or f"configs/{stage}.yaml"
+    parser.add_argument("--config", default=config, help=f"stage config YAML (default {config})")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one config key, e.g. train.epochs=5 (repeatable)")
     parser.add_argument("--override", help="an ablation override file: only the keys it changes")
     args = parser.parse_args(argv)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from pipeline.augment import AugmentConfig
+from pipeline.boxjitter import BoxJitter
 from pipeline.config import ConfigError
 from pipeline.datasets.sources import DataConfig
 from pipeline.training import LightningTrainConfig
@@ -20,6 +21,7 @@ class CropConfig:
 
     size: int = 128
     margin: float = 0.35
+    context: float = 0.35  # extra margin the training crop bank holds, room for moved boxes (pipeline.boxjitter)
 
     def validate(self) -> None:
         step = 2**ENCODER_DEPTH
@@ -68,6 +70,19 @@ class WholeFilmConfig:
 
 
 @dataclass(frozen=True)
+class PredictConfig:
+    """Inference settings. flip: also run each crop mirrored and average (test-time flip); refine: passes that
+    re-crop each vertebra around its own predicted outline and predict again (0: one pass on the given box)."""
+
+    flip: bool = False
+    refine: int = 0
+
+    def validate(self) -> None:
+        if not 0 <= self.refine <= 3:
+            raise ConfigError(f"predict.refine={self.refine} must be 0 to 3 passes")
+
+
+@dataclass(frozen=True)
 class SegmenterConfig:
     name: str = "segmenter"
     output: str = "runs"
@@ -78,5 +93,7 @@ class SegmenterConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    jitter: BoxJitter = field(default_factory=BoxJitter)
+    predict: PredictConfig = field(default_factory=PredictConfig)
     train: LightningTrainConfig = field(default_factory=LightningTrainConfig)
     whole_film: WholeFilmConfig = field(default_factory=WholeFilmConfig)

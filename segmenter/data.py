@@ -10,4 +10,5 @@ from segmenter.config import SegmenterConfig
 
 
 def datamodule(cfg: SegmenterConfig, train_films: Sequence[Annotation], val_films: Sequence[Annotation]) -> CropDataModule:
-    return CropDataModule(train_films, val_films, cfg.crop.size, cfg.crop.margin, cfg.data.repo_path(cfg.cache), cfg.train, cfg.augment)
+    return CropDataModule(train_films, val_films, cfg.crop.size, cfg.crop.margin, cfg.data.repo_path(cfg.cache), cfg.train,
+                          cfg.augment, cfg.jitter, cfg.crop.context)

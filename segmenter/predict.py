@@ -42,13 +42,16 @@ def crop_mask_to_polygon(prob: np.ndarray, crop: Crop, threshold: float = 0.5) -
 
 @dataclass
 class Segmenter:
-    """A trained crop segmenter from its model folder."""
+    """A trained crop segmenter from its model folder. flip: average with the mirrored crop's probabilities;
+    refine: passes re-cropped around the previous pass's outline."""
 
     network: torch.nn.Module
     size: int
     margin: float
     threshold: float = 0.5
     device: str = "cpu"
+    flip: bool = False
+    refine: int = 0
 
     @classmethod
     def load(cls, folder: str | Path, device: str = "cpu"):
@@ -64,7 +67,14 @@ class Segmenter:
         network = build_model(cfg.model, pretrained=False)
         network.load_state_dict(load_state(folder))
         network.eval().to(device)
-        return cls(network, cfg.crop.size, cfg.crop.margin, float(meta.get("threshold", 0.5)), device)
+        return cls(network, cfg.crop.size, cfg.crop.margin, float(meta.get("threshold", 0.5)), device, cfg.predict.flip,
+                   cfg.predict.refine)
+
+    def with_predict(self, predict) -> "Segmenter":
+        """The same network with other inference settings (a segmenter PredictConfig)."""
+        from dataclasses import replace
+
+        return replace(self, flip=predict.flip, refine=predict.refine)
 
     def crops(self, boxes: Sequence[Box]) -> list[Crop]:
         return [Crop.around(box, self.margin, self.size) for box in boxes]
@@ -77,11 +87,20 @@ class Segmenter:
         for start in range(0, len(crops), batch):
             chunk = crops[start : start + batch]
             images = np.stack([c.extract(pixels) for c in chunk]).astype(np.float32)
-            logits = self.network(normalise(torch.from_numpy(images)[:, None].to(self.device)))["logits"]
-            probs = torch.sigmoid(logits)[:, 0].cpu().numpy()
+            x = normalise(torch.from_numpy(images)[:, None].to(self.device))
+            if self.flip:
+                logits = self.network(torch.cat([x, x.flip(-1)]))["logits"]
+                probs = (torch.sigmoid(logits[: len(x)]) + torch.sigmoid(logits[len(x):]).flip(-1)) / 2
+            else:
+                probs = torch.sigmoid(self.network(x)["logits"])
+            probs = probs[:, 0].cpu().numpy()
             out += list(zip(probs, chunk))
         return out
 
     def outlines(self, pixels: np.ndarray, boxes: Sequence[Box]) -> list[Polygon | None]:
         """One amodal outline (image px) per box, None where the crop shows no vertebra."""
-        return [crop_mask_to_polygon(p, c, self.threshold) for p, c in self.probabilities(pixels, boxes)]
+        out = [crop_mask_to_polygon(p, c, self.threshold) for p, c in self.probabilities(pixels, boxes)]
+        for _ in range(self.refine):
+            again = [Box.from_points(o.points) if o is not None else b for o, b in zip(out, boxes)]
+            out = [crop_mask_to_polygon(p, c, self.threshold) or old for (p, c), old in zip(self.probabilities(pixels, again), out)]
+        return out

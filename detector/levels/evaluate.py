@@ -1,0 +1,104 @@
+"""Naming figures of a spine finder (detector, priors and, when it has one, the level identifier) on annotated films.
+
+    python -m detector.levels.evaluate [--models LEVELS_DIR | --count-only] [--detector DIR]
+                                       [--on val|challenge|phantoms] [--out REPORT.json]
+
+Per film, the found vertebrae are paired with the true ones by overlap (IoU >= 0.3), so naming is scored apart
+from detection. Figures: films with every expected level found and named right (IoU >= 0.5, as the detector's
+figures count them), expected levels right, paired vertebrae named right, the *shift* histogram (per film, the
+most common offset found-minus-true level among paired vertebrae: -1 means the whole chain was named one level too
+high, e.g. C7 called T1) and, for the identifier, how often a film flagged uncertain is wrong against an unflagged
+one (the calibration of the warning).
+"""
+
+from __future__ import annotations
+
+import pipeline  # noqa: F401
+
+import argparse
+import json
+import sys
+from collections import Counter
+from typing import Sequence
+
+import numpy as np
+
+from detector.evaluate import naming_correct, reference_spine
+from detector.levels.data import spine_boxes
+from detector.levels.decode import shift_between
+from pipeline.datasets.annotation import Annotation
+from pipeline.geometry import Spine
+from pipeline.metrics import pair_by_overlap
+from pipeline.radiograph import read_radiograph
+from pipeline.result import levels_uncertain
+
+
+def film_row(found: Spine, truth: Spine, expected: Sequence[str], warnings: Sequence[str]) -> dict:
+    """One film's naming: levels right, all right, paired vertebrae and how many named right, the shift, flagged."""
+    pairs = pair_by_overlap(spine_boxes(truth), spine_boxes(found), 0.3)
+    true_names = tuple(truth.vertebrae[t].level for t in pairs)
+    found_names = tuple(found.vertebrae[f].level for f in pairs.values())
+    named = naming_correct(found, truth, expected)
+    return {"levels_right": None if named is None else named[0], "all_right": None if named is None else named[1],
+            "paired": len(pairs), "paired_right": sum(a == b for a, b in zip(true_names, found_names) if a),
+            "shift": shift_between(true_names, found_names),
+            "flagged": levels_uncertain(warnings)}
+
+
+def summarise(rows: list[dict], expected: Sequence[str]) -> dict:
+    named = [r for r in rows if r["all_right"] is not None]
+    if not named:
+        return {"films": len(rows), "films_named": 0}
+    shifts = Counter("none" if r["shift"] is None else str(max(-3, min(3, r["shift"]))) for r in named)
+    flagged = [r for r in named if r["flagged"]]
+    unflagged = [r for r in named if not r["flagged"]]
+    return {
+        "films": len(rows), "films_named": len(named),
+        "films_all_levels_correct": sum(r["all_right"] for r in named) / len(named),
+        "levels_correct": sum(r["levels_right"] for r in named) / (len(named) * len(expected)),
+        "vertebrae_named_right": sum(r["paired_right"] for r in named) / max(1, sum(r["paired"] for r in named)),
+        "shift_histogram": {k: shifts.get(k, 0) for k in ("-3", "-2", "-1", "0", "1", "2", "3", "none")},
+        "flagged": {"films": len(flagged), "wrong": sum(not r["all_right"] for r in flagged)},
+        "unflagged": {"films": len(unflagged), "wrong": sum(not r["all_right"] for r in unflagged)},
+    }
+
+
+def evaluate_naming(finder, films: Sequence[Annotation]) -> dict:
+    """Figures of ``finder`` (a detector.predict.SpineFinder) on ``films``; the expected levels are the view's."""
+    rows = []
+    expected = finder.priors("AP").expected_levels
+    for ann in films:
+        view = "LAT" if ann.spine.view == "LAT" else "AP"
+        expected = finder.priors(view).expected_levels
+        found, warnings = finder.find(read_radiograph(ann.image).pixels, view)
+        rows.append(film_row(found, reference_spine(ann, expected), expected, warnings))
+    return summarise(rows, expected)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from detector.predict import spine_finder
+    from pipeline.datasets.sources import DataConfig, challenge_annotations, crop_stage_sets, phantom_annotations
+    from pipeline.files import atomic_write_json
+    from pipeline.models import DEFAULT_MODELS
+
+    parser = argparse.ArgumentParser(prog="python -m detector.levels.evaluate", description="Level naming figures.")
+    parser.add_argument("--models", default=str(DEFAULT_MODELS / "levels"), help="level identifier model folder")
+    parser.add_argument("--count-only", action="store_true", help="no identifier: the priors name the chain by its count")
+    parser.add_argument("--detector", default=str(DEFAULT_MODELS / "detector"), help="detector model folder")
+    parser.add_argument("--on", default="val", choices=["val", "challenge", "phantoms"],
+                        help="AASCE validation films (patient split), the full-length challenge films, or 40 held-out phantoms")
+    parser.add_argument("--out", help="write the figures to this JSON file")
+    args = parser.parse_args(argv)
+    data = DataConfig()
+    films = {"val": lambda: crop_stage_sets(data)[1], "challenge": lambda: challenge_annotations(data),
+             "phantoms": lambda: phantom_annotations(DataConfig(phantoms=40), seed_offset=300_000)}[args.on]()
+    finder = spine_finder(args.detector, levels=None if args.count_only else args.models)
+    figures = {"on": args.on, "identifier": None if args.count_only else args.models, **evaluate_naming(finder, films)}
+    print(json.dumps(figures, indent=2))
+    if args.out:
+        atomic_write_json(args.out, figures)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,133 @@
+"""Name a chain's vertebrae: the trained level network, then the lattice decode, back into a :class:`Spine`.
+
+Members decoded as no vertebra are dropped; a level the decode skips between two members (a vertebra the
+detector missed) is inserted between them, its box interpolated and marked ``inferred``. Each vertebra carries
+its most likely levels with their probabilities (``level_p``); the warnings say what was inserted, dropped or
+named unusually (T13, L6), and when the naming is uncertain (the runner-up naming, usually the chain shifted by
+one, scores within ``decode.uncertain_margin`` of the best).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from detector.levels.config import CropConfig, LevelsConfig
+from detector.levels.data import context_crops, extend_chain, spine_boxes, spine_features
+from detector.levels.decode import CLASSES, EXTRA_LEVELS, DecodeConfig, Naming, decode, describe_runner_up, standard_position
+from detector.levels.model import build_model, model_input
+from pipeline import config as configlib
+from pipeline.geometry import STANDARD_LEVELS, Box, Spine, Vertebra
+from pipeline.modelfolder import load_state, read_meta
+from pipeline.result import LEVELS_UNCERTAIN
+
+
+
+@dataclass
+class LevelIdentifier:
+    network: torch.nn.Module
+    crop: CropConfig
+    decode_cfg: DecodeConfig
+    device: str = "cpu"
+
+    @classmethod
+    def load(cls, folder: str | Path, device: str = "cpu") -> "LevelIdentifier":
+        folder = Path(folder)
+        meta = read_meta(folder)
+        if meta.get("stage") != "levels":
+            raise ValueError(f"{folder}: not a level identifier model folder (stage {meta.get('stage')!r})")
+        cfg = configlib.load(LevelsConfig, folder / "config.yaml")
+        network = build_model(cfg.model, pretrained=False)
+        network.load_state_dict(load_state(folder))
+        decode_cfg = replace(cfg.decode, temperature=float(meta.get("temperature", cfg.decode.temperature)))
+        return cls(network.eval().to(device), cfg.crop, decode_cfg, device)
+
+    def with_settings(self, decode_cfg: DecodeConfig, extend: int | None = None) -> "LevelIdentifier":
+        """The same network with other decode costs (its fitted temperature kept) and candidates beyond the ends."""
+        crop = self.crop if extend is None else replace(self.crop, extend=extend)
+        return replace(self, crop=crop, decode_cfg=replace(decode_cfg, temperature=self.decode_cfg.temperature))
+
+    @torch.no_grad()
+    def log_probs(self, pixels: np.ndarray, chain: Spine, extrapolated: np.ndarray, age: float | None = None,
+                  sex: str | None = None) -> np.ndarray:
+        """(n, len(CLASSES)) per-member log-probabilities (temperature applied), cranial first."""
+        crops = context_crops(pixels, spine_boxes(chain), self.crop).astype(np.float32) / 255.0
+        features = spine_features(chain, extrapolated, pixels.shape[0], age, sex)
+        x = model_input(torch.from_numpy(crops)[None, :, None].to(self.device))
+        f = torch.from_numpy(features)[None].to(self.device)
+        logits = self.network(x, f, torch.ones(1, len(chain), dtype=torch.bool, device=self.device))[0]
+        return torch.log_softmax(logits / self.decode_cfg.temperature, dim=-1).cpu().numpy()
+
+    def name(self, pixels: np.ndarray, chain: Spine, expected: tuple[str, ...], age: float | None = None,
+             sex: str | None = None) -> tuple[Spine, list[str], Naming | None]:
+        """The chain named (extended by candidates beyond its ends, members dropped or inserted as decoded), its
+        warnings and the decode itself."""
+        if len(chain) == 0:
+            return chain, [], None
+        extended, extrapolated = extend_chain(chain, pixels.shape[0], self.crop.extend)
+        naming = decode(self.log_probs(pixels, extended, extrapolated, age, sex), self.decode_cfg, expected, ~extrapolated)
+        spine = apply_naming(extended, naming, extrapolated, expected)
+        return spine, naming_warnings(naming, extrapolated, spine, self.decode_cfg), naming
+
+
+def _top_levels(posterior: np.ndarray, k: int = 3) -> tuple[tuple[str, float], ...]:
+    order = np.argsort(-posterior)[:k]
+    return tuple((CLASSES[c], round(float(posterior[c]), 4)) for c in order if posterior[c] >= 0.001)
+
+
+def _between(a: Vertebra, b: Vertebra, first: str, last: str) -> list[Vertebra]:
+    """Vertebrae of the standard levels strictly between ``first`` and ``last``, boxes interpolated from a to b."""
+    names = [n for n in STANDARD_LEVELS if standard_position(first) < standard_position(n) < standard_position(last)]
+    out = []
+    for k, name in enumerate(names, start=1):
+        t = k / (len(names) + 1)
+        box = Box(*(np.asarray(a.box.as_list()) * (1 - t) + np.asarray(b.box.as_list()) * t))
+        out.append(Vertebra(name, box, score=0.0, inferred=True))
+    return out
+
+
+def apply_naming(chain: Spine, naming: Naming, extrapolated: np.ndarray | None = None, expected: tuple[str, ...] = ()) -> Spine:
+    """The chain with the decoded names: 'none' members dropped, skipped levels inserted between neighbours.
+    Candidates beyond the chain's ends (``extrapolated``) are kept only when named one of the ``expected`` levels:
+    a vertebra of the expected run that the detector missed."""
+    out: list[Vertebra] = []
+    extrapolated = np.zeros(len(chain), bool) if extrapolated is None else extrapolated
+    for v, label, posterior, extra in zip(chain.vertebrae, naming.labels, naming.posterior, extrapolated):
+        if label is None or (extra and label not in expected):
+            continue
+        named = v.with_(level=label, level_p=_top_levels(posterior))
+        if out:
+            out += _between(out[-1], named, out[-1].level, label)
+        out.append(named)
+    return chain.with_(vertebrae=tuple(out))
+
+
+def naming_warnings(naming: Naming, extrapolated: np.ndarray, spine: Spine, cfg: DecodeConfig) -> list[str]:
+    """What the naming did that a reader should know: uncertain, members dropped, vertebrae added, T13/L6."""
+    warnings = []
+    if naming.uncertain(cfg):
+        warnings.append(f"{LEVELS_UNCERTAIN}: the best naming ({_span(naming.labels)}) beats the next, "
+                        f"{describe_runner_up(naming)}, by only {naming.margin:.1f} (threshold {cfg.uncertain_margin:.1f}); "
+                        "check the levels on the film")
+    dropped = sum(label is None for label, extra in zip(naming.labels, extrapolated) if not extra)
+    if dropped:
+        warnings.append(f"{dropped} chain member(s) judged not to be vertebrae and dropped")
+    kept = set(spine.levels)
+    added = [label for label, extra in zip(naming.labels, extrapolated) if extra and label in kept]
+    if added:
+        warnings.append(f"{len(added)} vertebra(e) beyond the ends of the detected chain added: {', '.join(added)}")
+    inserted = [v.level for v in spine.vertebrae if v.inferred and v.level not in added]
+    if inserted:
+        warnings.append(f"{len(inserted)} vertebra(e) not detected, inferred between neighbours: {', '.join(inserted)}")
+    for extra in (n for n in naming.labels if n in EXTRA_LEVELS):
+        warnings.append(f"{extra} named: {'a thirteenth thoracic' if extra == 'T13' else 'a sixth lumbar'} vertebra "
+                        "(transitional anatomy); check the count on the film")
+    return warnings
+
+
+def _span(labels) -> str:
+    named = [x for x in labels if x]
+    return f"{named[0]}-{named[-1]}" if named else "no vertebra"

@@ -175,9 +175,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu", help="torch device")
     parser.add_argument("--out", required=True, help="report path; REPORT.json and REPORT.md are written")
     args = parser.parse_args(argv)
+    if not Path(args.data).is_dir():
+        print(f"error: --data {args.data}: no such folder", file=sys.stderr)
+        return 2
     films = load_films(args.data, args.format, args.split, args.reference)
+    if not films:
+        print(f"error: --data {args.data}: no annotated film of format {args.format} found there", file=sys.stderr)
+        return 2
     organisers = load_angles(args.data) if args.format == "aasce" else None
-    report = evaluate(ModelSet.load(args.models, args.device), films, organisers)
+    from pipeline.infer import UsageError, check_device, load_models
+
+    try:
+        models = load_models(args.models, check_device(args.device))
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    report = evaluate(models, films, organisers)
     report.update({"data": args.data, "format": args.format, "split": args.split})
     out = Path(args.out)
     base = out.with_suffix("") if out.suffix in (".json", ".md") else out

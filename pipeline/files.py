@@ -1,4 +1,5 @@
-"""Atomic file writes: a crash never leaves a half-written output behind."""
+"""Atomic file writes: a crash never leaves a half-written output behind. Outputs get the permissions of any new
+file (0666 less the process's umask), not the private 0600 of a temporary file."""
 
 from __future__ import annotations
 
@@ -9,12 +10,19 @@ from pathlib import Path
 from typing import Any
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     """Write ``data`` to a temporary file beside ``path``, then rename it into place."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()

@@ -257,6 +257,28 @@ def is_level(name: str) -> bool:
     return bool(_LEVEL_RE.match(name))
 
 
+def anatomical_key(v: Vertebra, by_level: bool) -> tuple:
+    """Sort key, cranial first: the level (when ordering by level), then the centre (y down, then x), then the
+    score, so that equal keys never depend on the order the vertebrae came in."""
+    cx, cy = v.center
+    return (level_index(v.level) if by_level else 0, cy, cx, -v.score)
+
+
+def anatomical_order(spine: Spine) -> tuple[Spine, list[str]]:
+    """The spine with its vertebrae cranial first (by level when every vertebra is named, else by position) and
+    warnings: the input was out of order, or a level is named more than once (each copy is kept and measured)."""
+    vertebrae = list(spine.vertebrae)
+    by_level = all(v.level is not None for v in vertebrae)
+    ordered = sorted(vertebrae, key=lambda v: anatomical_key(v, by_level))
+    warnings = []
+    if [id(v) for v in ordered] != [id(v) for v in vertebrae]:
+        warnings.append("vertebrae were not in cranial-to-caudal order: ordered by " + ("level" if by_level else "position"))
+    names = [v.level for v in ordered if v.level is not None]
+    for name in sorted({n for n in names if names.count(n) > 1}, key=level_index):
+        warnings.append(f"level {name} is named {names.count(name)} times: check the levels (each copy measured)")
+    return spine.with_(vertebrae=tuple(ordered)), warnings
+
+
 def as_spine(vertebrae: Sequence[Vertebra], **kwargs) -> Spine:
     """Spine from vertebrae in any order: sorted cranial -> caudal by level, else by centre y."""
     if all(v.level is not None for v in vertebrae):

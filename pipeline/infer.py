@@ -3,9 +3,13 @@
     python -m pipeline.infer INPUT... --out DIR [--models DIR] [--view ap|pa|lat] [--device cpu|cuda]
 
 For each film: DIR/<stem>.json (spine-geometry/1), DIR/<stem>_overlay.png, and
-one row in DIR/summary.csv. A file that cannot be read gets a one-line error
-in the log and in summary.csv; the others go on; the exit status is 1 when any
-film failed. Outputs are written atomically.
+one row in DIR/summary.csv, appended as the film ends (an interrupted run keeps
+its rows). Folders are searched recursively; films are recognised by content;
+each input gets its own stem (:mod:`pipeline.inputs`). A file that cannot be read
+gets a one-line error in the log and in summary.csv; the others go on; the exit
+status is 1 when any film failed, 2 for a problem with the run itself (nothing to
+process, --out, --models, --device: one line, no traceback), 130 on Ctrl-C.
+Outputs are written atomically.
 """
 
 from __future__ import annotations
@@ -13,20 +17,20 @@ from __future__ import annotations
 import pipeline  # noqa: F401
 
 import argparse
-import csv
-import glob
-import io
 import logging
+import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Iterable
 
-from pipeline.files import atomic_write_text
+from pipeline.inputs import NothingToDo, expand_inputs, output_stems, printable
 from pipeline.measure import measure_result
 from pipeline.measures import MeasureOptions
 from pipeline.models import ModelSet
-from pipeline.radiograph import DICOM_SUFFIXES, IMAGE_SUFFIXES, Radiograph, RadiographError, read_radiograph
+from pipeline.radiograph import Radiograph, RadiographError, read_radiograph
 from pipeline.result import ImageInfo, SpineResult, write_result
+from pipeline.summary import FolderBusy, Summary, one_line
 
 log = logging.getLogger("pipeline.infer")
 SUMMARY_FIELDS = ("file", "status", "error", "view", "vertebrae", "inferred", "units", "cobb_major_deg", "cobb_major_levels",
@@ -53,37 +57,22 @@ def infer(film: Radiograph, models: ModelSet, view: str | None = None, anterior:
     return measure_result(SpineResult(image, spine, {}, tuple(warnings)), MeasureOptions())
 
 
-def expand_inputs(items: Iterable[str]) -> list[Path]:
-    """Files, folders (their readable files) and globs, in the given order, without repeats."""
-    suffixes = IMAGE_SUFFIXES | {s for s in DICOM_SUFFIXES if s}
-    out: list[Path] = []
-    for item in items:
-        path = Path(item)
-        if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in suffixes and not p.name.startswith("."))
-        elif any(ch in item for ch in "*?["):
-            found = sorted(Path(p) for p in glob.glob(item, recursive=True) if Path(p).is_file())
-        else:
-            found = [path]
-        out += [p for p in found if p not in out]
-    return out
+def anonymised(result: SpineResult) -> SpineResult:
+    """The result without what identifies the patient: the path reduced to the file name, age rounded down to
+    whole years, no sex."""
+    image = result.image
+    age = None if image.age is None else float(int(image.age))
+    return result.with_(image=replace(image, path=Path(image.path).name, age=age, sex=None))
 
 
-def _stems(paths: list[Path]) -> dict[Path, str]:
-    """Output stem per input; inputs sharing a stem get their parent folder's name in front."""
-    counts: dict[str, int] = {}
-    for p in paths:
-        counts[p.stem] = counts.get(p.stem, 0) + 1
-    return {p: (f"{p.parent.name}_{p.stem}" if counts[p.stem] > 1 else p.stem) for p in paths}
-
-
-def summary_row(path: Path, result: SpineResult | None, error: str | None) -> dict:
+def summary_row(path: Path, result: SpineResult | None, error: str | None, anonymise: bool = False) -> dict:
+    file = printable(Path(path).name if anonymise else path)
     if result is None:
-        return {"file": str(path), "status": "error", "error": error}
+        return {"file": file, "status": "error", "error": one_line(error)}
     m = result.measurements
     major = (m.get("cobb") or [None])[0]
     return {
-        "file": str(path), "status": "ok", "error": "", "view": result.image.view, "vertebrae": len(result.spine),
+        "file": file, "status": "ok", "error": "", "view": result.image.view, "vertebrae": len(result.spine),
         "inferred": sum(v.inferred for v in result.spine.vertebrae), "units": m.get("units"),
         "cobb_major_deg": f"{major['angle_deg']:.1f}" if major else "",
         "cobb_major_levels": f"{major['upper']}-{major['lower']}" if major else "",
@@ -93,52 +82,55 @@ def summary_row(path: Path, result: SpineResult | None, error: str | None) -> di
     }
 
 
-def process(path: Path, stem: str, out: Path, models: ModelSet, view: str | None, anterior: str | None) -> SpineResult:
+def process(path: Path, stem: str, out: Path, models: ModelSet, view: str | None, anterior: str | None,
+            anonymise: bool = False) -> SpineResult:
     from pipeline.overlay import write_overlay
 
     film = read_radiograph(path)
     result = infer(film, models, view, anterior)
+    result = anonymised(result) if anonymise else result.with_(image=replace(result.image, path=printable(result.image.path)))
     write_result(result, out / f"{stem}.json")
     write_overlay(film, result, out / f"{stem}_overlay.png")
     return result
 
 
 def run(inputs: Iterable[str], out: str | Path, models: ModelSet, view: str | None = None, anterior: str | None = None,
-        progress: bool = True) -> list[dict]:
-    """Process every input; returns the summary rows (also written to out/summary.csv)."""
+        progress: bool = True, anonymise: bool = False, verbose: bool = False) -> list[dict]:
+    """Process every input; returns the summary rows (also appended to out/summary.csv as each film ends).
+    Raises NothingToDo when the inputs hold no film and FolderBusy when another run writes into ``out``."""
     from tqdm import tqdm
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     paths = expand_inputs(inputs)
-    stems, rows = _stems(paths), []
-    for path in tqdm(paths, desc="films", unit="film", disable=not progress):
-        try:
-            result = process(path, stems[path], out, models, view, anterior)
-            rows.append(summary_row(path, result, None))
-        except RadiographError as exc:
-            log.error("%s", exc)
-            rows.append(summary_row(path, None, str(exc)))
-        except Exception as exc:  # one bad film must not stop the batch
-            log.error("%s: failed (%s: %s)", path, type(exc).__name__, exc)
-            rows.append(summary_row(path, None, f"{path}: failed ({type(exc).__name__}: {exc})"))
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=SUMMARY_FIELDS, extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(rows)
-    atomic_write_text(out / "summary.csv", buffer.getvalue())
+    stems, rows = output_stems(paths), []
+    with Summary(out, SUMMARY_FIELDS) as summary:
+        for path in tqdm(paths, desc="films", unit="film", disable=not progress):
+            try:
+                row = summary_row(path, process(path, stems[path], out, models, view, anterior, anonymise), None, anonymise)
+            except RadiographError as exc:
+                log.error("%s", one_line(exc))
+                row = summary_row(path, None, printable(exc), anonymise)
+            except Exception as exc:  # one bad film must not stop the batch
+                message = f"{printable(path)}: failed ({type(exc).__name__}: {one_line(exc)})"
+                log.error("%s", message, exc_info=verbose)
+                row = summary_row(path, None, message, anonymise)
+            summary.write(row)
+            rows.append(row)
     return rows
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m pipeline.infer", description="Find, segment and measure every vertebra on spine films.")
-    parser.add_argument("inputs", nargs="*", metavar="INPUT", help="films (DICOM, PNG, JPG, TIFF), folders of films, or globs")
+    parser.add_argument("inputs", nargs="*", metavar="INPUT", help="films (DICOM, PNG, JPG, TIFF), folders of films (searched recursively), or globs")
     parser.add_argument("--out", required=True, help="output folder: <stem>.json, <stem>_overlay.png, summary.csv")
     parser.add_argument("--models", help="model set folder (default: the shipped model, models/default)")
     parser.add_argument("--view", choices=["ap", "pa", "lat"], help="film view; default: the DICOM ViewPosition, else AP")
     parser.add_argument("--anterior", choices=["left", "right"], help="lateral films: the image side the patient faces (default: inferred from the curves)")
     parser.add_argument("--device", default="cpu", help="torch device: cpu (default), cuda, cuda:1, ...")
     parser.add_argument("--demo", action="store_true", help="also make a synthetic sample film in --out and measure it")
+    parser.add_argument("--anonymise", action="store_true", help="outputs without identifying data: the input path reduced to the file name, age in whole years, no sex")
+    parser.add_argument("--verbose", action="store_true", help="log library tracebacks of failed films")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     if not args.inputs and not args.demo:
@@ -146,22 +138,74 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+class UsageError(ValueError):
+    """A run-level problem the user can fix (paths, devices, permissions): one line, exit 2."""
+
+
+def check_out(out: str | Path) -> Path:
+    """The output folder, created and proven writable, before any model is loaded."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {printable(out)}: exists and is not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".write-probe-{os.getpid()}"
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        raise UsageError(f"--out {printable(out)}: cannot write there ({exc.strerror or exc})") from None
+    return out
+
+
+def check_device(device: str) -> str:
+    import torch
+
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise UsageError(f"--device {device}: no CUDA GPU is available here; use --device cpu")
+    if not (device == "cpu" or device.startswith("cuda") or device == "mps"):
+        raise UsageError(f"--device {device}: use cpu, cuda or cuda:N")
+    return device
+
+
+def load_models(folder: str | None, device: str) -> ModelSet:
+    """The model set, or a UsageError naming what is wrong with the folder."""
+    from detector.model import UnsafeModelError
+
+    if folder is not None and not Path(folder).is_dir():
+        raise UsageError(f"--models {printable(folder)}: no such model folder")
+    try:
+        return ModelSet.load(folder, device)
+    except UnsafeModelError as exc:
+        raise UsageError(f"--models {printable(folder)}: refused, {exc}") from None
+    except (OSError, ValueError, KeyError) as exc:
+        raise UsageError(f"--models {printable(folder or 'models/default')}: not a usable model set ({one_line(exc)})") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    inputs = list(args.inputs)
-    if args.demo:
-        from pipeline.demo import make_sample
+    try:
+        out = check_out(args.out)
+        inputs = list(args.inputs)
+        if args.demo:
+            from pipeline.demo import make_sample
 
-        inputs.append(str(make_sample(Path(args.out) / "sample")))
-    models = ModelSet.load(args.models, args.device)
-    rows = run(inputs, args.out, models, args.view, args.anterior, progress=not args.quiet)
+            inputs.append(str(make_sample(out / "sample")))
+        expand_inputs(inputs)  # nothing to do is found before the models load
+        models = load_models(args.models, check_device(args.device))
+        rows = run(inputs, out, models, args.view, args.anterior, not args.quiet, args.anonymise, args.verbose)
+    except (UsageError, NothingToDo, FolderBusy) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"interrupted: the films finished so far are in {printable(args.out)} (summary.csv holds their rows)", file=sys.stderr)
+        return 130
     failed = [r for r in rows if r["status"] != "ok"]
     for row in rows:
         if row["status"] == "ok":
             print(f"{row['file']}: {row['vertebrae']} vertebrae, major Cobb {row['cobb_major_deg'] or '-'} deg "
                   f"({row['cobb_major_levels'] or '-'}), AASCE {row['aasce_cobb_deg'] or '-'}")
-    print(f"{len(rows) - len(failed)} film(s) measured, {len(failed)} failed; results in {args.out}")
+    print(f"{len(rows) - len(failed)} film(s) measured, {len(failed)} failed; results in {printable(args.out)}")
     return 1 if failed else 0
 
 

@@ -6,10 +6,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from pipeline.files import atomic_write_json
+from pipeline.geometry import anatomical_order
 from pipeline.measures import MeasureOptions, compare, measure_spine
 from pipeline.result import SpineResult, read_result, to_dict
 
@@ -17,10 +17,12 @@ MEASURE_PREFIX = "measure: "
 
 
 def measure_result(result: SpineResult, opts: MeasureOptions = MeasureOptions()) -> SpineResult:
-    """The result with fresh measurements; earlier measurement warnings replaced, other warnings kept."""
+    """The result with its vertebrae in anatomical order and fresh measurements; earlier measurement warnings
+    replaced, other warnings kept."""
+    spine, _ = anatomical_order(result.spine)
     measurements, warnings = measure_spine(result.spine, image_height=result.image.height, opts=opts)
     kept = tuple(w for w in result.warnings if not w.startswith(MEASURE_PREFIX))
-    return result.with_(measurements=measurements, warnings=kept + tuple(MEASURE_PREFIX + w for w in warnings))
+    return result.with_(spine=spine, measurements=measurements, warnings=kept + tuple(MEASURE_PREFIX + w for w in warnings))
 
 
 def _fmt(value, digits: int = 1) -> str:
@@ -75,8 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = measure_result(read_result(args.result), opts)
         other = measure_result(read_result(args.compare), opts) if args.compare else None
-    except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError) as exc:
-        print(f"error: cannot read result: {exc}", file=sys.stderr)
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        print(f"error: cannot read result: {' '.join(str(reason).split())}", file=sys.stderr)
         return 2
     diff = compare(other.measurements, result.measurements) if other else None
     if args.out:

@@ -51,6 +51,7 @@ class PriorsConfig:
     lateral_weight: float = 2.0
     size_weight: float = 1.0
     min_chain: int = 3
+    min_median_score: float = 0.5  # a chain of weak detections (noise, a checkerboard, another body part) is no spine
     extra_level: Literal["auto", "L6", "T13"] = "auto"
 
     def validate(self) -> None:
@@ -228,6 +229,11 @@ def apply_priors(detections: list[Detection], cfg: PriorsConfig = PriorsConfig()
     items = fill_gaps(chain)
     if len(items) < cfg.min_chain:
         return Spine((), view=view, spacing_mm=spacing_mm), [f"no spine found: no chain of {cfg.min_chain} or more vertebrae"]
+    median = float(np.median([det.score for det, _ in chain]))
+    if median < cfg.min_median_score:
+        return Spine((), view=view, spacing_mm=spacing_mm), [
+            f"no spine found: the best chain's {len(chain)} detections are weak (median score {median:.2f} < "
+            f"{cfg.min_median_score}); is this a spine radiograph?"]
     inferred = [k for k, item in enumerate(items) if item[2]]
     by_score = _named_by_scores(items, cfg)
     names, warnings = (by_score, []) if by_score is not None else name_levels([item[1] for item in items], cfg)

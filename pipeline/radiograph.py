@@ -4,6 +4,10 @@ pixels: (H, W) float32 in [0, 1], bone bright (MONOCHROME1 is inverted).
 DICOM: modality LUT, then VOI LUT sequence or the first window (linear,
 linear exact or sigmoid), else the full stored range. Plain images: 8-bit
 divided by 255; 16-bit and float stretched from their min to their max.
+The file's type comes from its content (the DICOM preamble, image magic
+numbers), never from its name. Only radiographs are read as films: CR and
+DX images and secondary captures of radiographs; any other DICOM object is
+refused with one line naming its modality (:func:`radiograph_kind`).
 Every failure is a :class:`RadiographError` whose message starts with the file.
 """
 
@@ -20,6 +24,10 @@ from pipeline.geometry import VIEWS
 
 DICOM_SUFFIXES = {".dcm", ".dicom", ".dic", ""}
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
+RADIOGRAPH_MODALITIES = ("CR", "DX", "DR", "RG")
+_CR, _DX_PRESENTATION, _DX_PROCESSING = "1.2.840.10008.5.1.4.1.1.1", "1.2.840.10008.5.1.4.1.1.1.1", "1.2.840.10008.5.1.4.1.1.1.1.1"
+_RADIOGRAPH_CLASSES = (_CR, _DX_PRESENTATION, _DX_PROCESSING)
+_SECONDARY_CAPTURE = ("1.2.840.10008.5.1.4.1.1.7", "1.2.840.10008.5.1.4.1.1.7.2", "1.2.840.10008.5.1.4.1.1.7.3")
 _VIEW_CODES = {"AP": "AP", "PA": "PA", "LL": "LAT", "RL": "LAT", "LAT": "LAT", "LATERAL": "LAT", "LLD": "LAT", "RLD": "LAT"}
 
 
@@ -52,8 +60,9 @@ class Radiograph:
         return int(self.pixels.shape[1])
 
 
-def read_radiograph(path: str | Path, view: str | None = None) -> Radiograph:
-    """Read ``path``; ``view`` ('AP', 'PA', 'LAT'), when given, overrides what the file says."""
+def read_radiograph(path: str | Path, view: str | None = None, any_modality: bool = False) -> Radiograph:
+    """Read ``path``; ``view`` ('AP', 'PA', 'LAT'), when given, overrides what the file says. any_modality: read
+    the pixels of any DICOM image (tests of decoding), not only radiographs."""
     path = Path(path)
     if view is not None and view.upper() not in VIEWS:
         raise ValueError(f"view must be one of {VIEWS}, got {view!r}")
@@ -61,19 +70,61 @@ def read_radiograph(path: str | Path, view: str | None = None) -> Radiograph:
         raise RadiographError(path, "no such file")
     if path.stat().st_size == 0:
         raise RadiographError(path, "the file is empty")
-    film = _read_dicom(path) if _looks_like_dicom(path) else _read_image(path)
+    film = _read_dicom(path, any_modality) if _looks_like_dicom(path) else _read_image(path)
     if view is not None:
         film = Radiograph(**{**film.__dict__, "view": view.upper()})
     return film
 
 
-def _looks_like_dicom(path: Path) -> bool:
-    with open(path, "rb") as handle:
-        head = handle.read(132)
-    return head[128:132] == b"DICM" or (path.suffix.lower() in (".dcm", ".dicom") and len(head) > 0)
-
-
 _IMAGE_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*", b"BM")
+
+
+def sniff(path: str | Path) -> str | None:
+    """'dicom', 'image' or None, from the file's first bytes (a DICOM file without its preamble counts when its
+    name ends in .dcm/.dicom and it is no known image)."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(132)
+    except OSError:
+        return None
+    if head[128:132] == b"DICM":
+        return "dicom"
+    if any(head.startswith(magic) for magic in _IMAGE_MAGIC):
+        return "image"
+    return "dicom" if Path(path).suffix.lower() in (".dcm", ".dicom") and head else None
+
+
+def _looks_like_dicom(path: Path) -> bool:
+    return sniff(path) == "dicom"
+
+
+def dicom_kind(ds) -> str:
+    """The object's modality and SOP class in words, e.g. 'CT, CT Image Storage'."""
+    sop = str(ds.get("SOPClassUID", "") or getattr(getattr(ds, "file_meta", None), "MediaStorageSOPClassUID", "") or "")
+    modality = str(ds.get("Modality", "") or "").strip().upper()
+    name = _uid_name(sop)
+    return f"{modality or 'no modality'}" + (f", {name}" if name else "")
+
+
+def radiograph_kind(ds) -> str | None:
+    """None when the dataset is a radiograph we measure (CR, DX, or a secondary capture of a radiograph or of
+    digitised film); else why not, in a few words naming its modality."""
+    sop = str(ds.get("SOPClassUID", "") or getattr(getattr(ds, "file_meta", None), "MediaStorageSOPClassUID", "") or "")
+    modality = str(ds.get("Modality", "") or "").strip().upper()
+    if sop in _RADIOGRAPH_CLASSES:
+        return None
+    if sop in _SECONDARY_CAPTURE and (modality in RADIOGRAPH_MODALITIES or str(ds.get("ConversionType", "")).upper() == "DF"):
+        return None
+    if not sop and modality in RADIOGRAPH_MODALITIES:
+        return None
+    return f"{dicom_kind(ds)}: not a radiograph (only CR, DX and secondary captures of radiographs are measured)"
+
+
+def _uid_name(uid: str) -> str:
+    from pydicom.uid import UID
+
+    name = UID(uid).name if uid else ""
+    return "" if name == uid else name
 
 
 def _read_image(path: Path) -> Radiograph:
@@ -119,7 +170,7 @@ def _stretch(array: np.ndarray, lo: float | None = None, hi: float | None = None
     return np.clip((array - lo) / (hi - lo), 0.0, 1.0).astype(np.float32)
 
 
-def _read_dicom(path: Path) -> Radiograph:
+def _read_dicom(path: Path, any_modality: bool = False) -> Radiograph:
     import pydicom
     from pydicom.errors import InvalidDicomError
 
@@ -129,8 +180,13 @@ def _read_dicom(path: Path) -> Radiograph:
             ds = pydicom.dcmread(path, force=True)
     except (InvalidDicomError, OSError, EOFError, ValueError, TypeError, KeyError) as exc:
         raise RadiographError(path, f"not a readable DICOM file ({exc})") from None
+    refusal = None if any_modality else radiograph_kind(ds)
     if "PixelData" not in ds:
-        raise RadiographError(path, "DICOM file has no pixel data (is it an image?)")
+        raise RadiographError(path, f"DICOM object with no image ({dicom_kind(ds)}): not a radiograph")
+    if refusal:
+        raise RadiographError(path, refusal)
+    if str(ds.get("PhotometricInterpretation", "")).strip().upper() == "PALETTE COLOR":
+        raise RadiographError(path, "palette colour DICOM image: not a radiograph")
     frames = int(ds.get("NumberOfFrames", 1) or 1)
     if frames > 1:
         raise RadiographError(path, f"multi-frame DICOM ({frames} frames) is not supported; export one frame per file")

@@ -127,17 +127,49 @@ def to_dict(result: SpineResult) -> dict:
     })
 
 
+class ResultError(ValueError):
+    """A document that is not a valid ``spine-geometry/1`` result; the message says where and why."""
+
+
+def _checked_vertebrae(items) -> tuple[Vertebra, ...]:
+    if not isinstance(items, list):
+        raise ResultError(f"'vertebrae' must be a list, got {type(items).__name__}")
+    out = []
+    for k, item in enumerate(items):
+        try:
+            if not isinstance(item, dict):
+                raise ValueError(f"expected an object, got {type(item).__name__}")
+            if not (isinstance(item.get("box"), list) and len(item["box"]) == 4):
+                raise ValueError("'box' must be [x1, y1, x2, y2]")
+            out.append(vertebra_from_dict(item))
+        except (ValueError, TypeError, KeyError) as exc:
+            raise ResultError(f"vertebra {k + 1}: {exc}") from None
+    return tuple(out)
+
+
 def from_dict(d: dict) -> SpineResult:
+    """The result a JSON document holds; :class:`ResultError` when it is not a valid ``spine-geometry/1`` one."""
+    if not isinstance(d, dict):
+        raise ResultError(f"a result must be a JSON object, got {type(d).__name__}")
     if d.get("schema") != SCHEMA:
-        raise ValueError(f"expected schema {SCHEMA!r}, got {d.get('schema')!r}")
-    im = d["image"]
+        raise ResultError(f"expected schema {SCHEMA!r}, got {str(d.get('schema'))[:40]!r}")
+    im = d.get("image")
+    if not isinstance(im, dict) or not all(isinstance(im.get(k), (int, float)) for k in ("width", "height")):
+        raise ResultError("'image' must be an object with numeric 'width' and 'height'")
+    try:
+        return _from_checked(d, im)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ResultError(str(exc)) from None
+
+
+def _from_checked(d: dict, im: dict) -> SpineResult:
     spacing = None if im.get("spacing_mm") is None else tuple(float(s) for s in im["spacing_mm"])
     image = ImageInfo(
         path=im.get("path", ""), width=int(im["width"]), height=int(im["height"]), view=im.get("view") or "AP",
         spacing_mm=spacing, spacing_source=im.get("spacing_source"), age=im.get("age"), sex=im.get("sex"),
         anterior=im.get("anterior"),
     )
-    vertebrae = tuple(vertebra_from_dict(v) for v in d.get("vertebrae", []))
+    vertebrae = _checked_vertebrae(d.get("vertebrae", []))
     spine = Spine(vertebrae, view=image.view, spacing_mm=spacing, anterior=image.anterior)
     return SpineResult(image, spine, dict(d.get("measurements") or {}), tuple(d.get("warnings") or ()))
 
@@ -148,5 +180,11 @@ def write_result(result: SpineResult, path: str | Path) -> Path:
 
 
 def read_result(path: str | Path) -> SpineResult:
+    """A result file; OSError when it cannot be opened, ResultError when it is not a valid result."""
     with open(path, encoding="utf-8") as handle:
-        return from_dict(json.load(handle))
+        try:
+            return from_dict(json.load(handle))
+        except json.JSONDecodeError as exc:
+            raise ResultError(f"not valid JSON ({exc})") from None
+        except RecursionError:
+            raise ResultError("nested too deeply to be a result") from None

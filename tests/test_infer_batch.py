@@ -23,14 +23,16 @@ def test_bad_files_do_not_stop_the_batch(tmp_path, models):
     films.mkdir()
     good = make_sample(films, "AP", seed=2)
     (films / "corrupt.dcm").write_bytes(b"\x00" * 128 + b"DICM" + b"\x02\x00\x10\x00\x55\x49\x1a\x00garbage")
-    (films / "empty.png").write_bytes(b"")
+    (films / "empty.png").write_bytes(b"")  # inside a folder: not a film by its content, skipped
+    (tmp_path / "named.png").write_bytes(b"")  # named directly: reported
     out = tmp_path / "out"
-    status = main([str(films), "--out", str(out), "--models", str(models), "--quiet"])
+    status = main([str(films), str(tmp_path / "named.png"), "--out", str(out), "--models", str(models), "--quiet"])
     assert status == 1
     rows = {r["file"].split("/")[-1]: r for r in csv.DictReader(open(out / "summary.csv"))}
     assert rows[good.name]["status"] == "ok"
     assert rows["corrupt.dcm"]["status"] == "error" and "corrupt.dcm" in rows["corrupt.dcm"]["error"]
-    assert rows["empty.png"]["status"] == "error" and "empty" in rows["empty.png"]["error"]
+    assert "empty.png" not in rows
+    assert rows["named.png"]["status"] == "error" and "empty" in rows["named.png"]["error"]
     result = json.loads((out / f"{good.stem}.json").read_text())
     assert result["schema"] == "spine-geometry/1"
     assert (out / f"{good.stem}_overlay.png").exists()
@@ -39,8 +41,8 @@ def test_bad_files_do_not_stop_the_batch(tmp_path, models):
 
 
 def test_inputs_expand_folders_globs_and_files(tmp_path):
-    for name in ("a.png", "b.dcm", "c.txt", "d.JPG"):
-        (tmp_path / name).write_bytes(b"x")
+    for name, content in (("a.png", b"\x89PNG\r\n"), ("b.dcm", b"\x00" * 128 + b"DICM"), ("c.txt", b"x"), ("d.JPG", b"\xff\xd8\xff\xe0")):
+        (tmp_path / name).write_bytes(content)
     found = expand_inputs([str(tmp_path), str(tmp_path / "*.png"), str(tmp_path / "b.dcm")])
     assert [p.name for p in found] == ["a.png", "b.dcm", "d.JPG"]
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipeline.geometry import AASCE_LEVELS, LEVELS, Spine, Vertebra, level_index
+from pipeline.geometry import AASCE_LEVELS, LEVELS, Spine, Vertebra, anatomical_order, level_index
 from pipeline.measures import coronal, morphometry, sagittal
 from pipeline.measures.aasce import aasce_cobb
 from pipeline.measures.frame import Frame, corners_valid, endplate_angles
@@ -70,13 +70,22 @@ def _outline(v: Vertebra, frame: Frame) -> np.ndarray | None:
     return None if v.mask is None else frame.points(v.mask.points)
 
 
+def _unique(name: str, taken: dict) -> str:
+    """``name``, or 'name (2)', 'name (3)' ... when a level is named more than once."""
+    k, out = 1, name
+    while out in taken:
+        k += 1
+        out = f"{name} ({k})"
+    return out
+
+
 def _per_vertebra(vertebrae: list[Vertebra], canonical: np.ndarray, frame: Frame, lateral: bool) -> dict:
     heights = [morphometry.vertebra_heights(c, _outline(v, frame)) for v, c in zip(vertebrae, canonical)]
     out = {}
     for i, (v, c, h) in enumerate(zip(vertebrae, canonical, heights)):
         wedge, tilt = morphometry.wedge_and_tilt(c)
         loss = morphometry.height_loss(heights, i)
-        out[v.level or f"#{i + 1}"] = {
+        out[_unique(v.level or f"#{i + 1}", out)] = {
             "height_anterior": h["b"] if lateral else None,
             "height_middle": h["middle"],
             "height_posterior": h["a"] if lateral else None,
@@ -119,10 +128,13 @@ def _per_disc(vertebrae: list[Vertebra], canonical: np.ndarray, lateral: bool, o
 def measure_spine(spine: Spine, image_height: float | None = None, opts: MeasureOptions = MeasureOptions()) -> tuple[dict, list[str]]:
     """Every measurement that applies to ``spine``; returns (measurements, warnings).
 
-    image_height (px) is needed only for the AASCE protocol's S-curve rule.
+    The vertebrae are taken in anatomical order whatever order they come in (:func:`anatomical_order`; curve
+    indices refer to that order). image_height (px) is needed only for the AASCE protocol's S-curve rule.
     Lengths are in mm when the spine has a spacing, else in px (with a warning).
     """
-    vertebrae, warnings = usable_vertebrae(spine)
+    spine, warnings = anatomical_order(spine)
+    vertebrae, unusable = usable_vertebrae(spine)
+    warnings += unusable
     lateral = spine.view == "LAT"
     if lateral and spine.anterior is None:
         side, evidence = sagittal.infer_anterior(spine)

@@ -175,6 +175,7 @@ class Vertebra:
     score: float = 1.0
     inferred: bool = False
     level_p: tuple[tuple[str, float], ...] = ()
+    edited: bool = False
 
     def __post_init__(self) -> None:
         if self.level is not None:

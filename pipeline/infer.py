@@ -33,7 +33,7 @@ from pipeline.result import ImageInfo, SpineResult, write_result
 from pipeline.summary import FolderBusy, Summary, one_line
 
 log = logging.getLogger("pipeline.infer")
-SUMMARY_FIELDS = ("file", "status", "error", "view", "vertebrae", "inferred", "units", "cobb_major_deg", "cobb_major_levels",
+SUMMARY_FIELDS = ("file", "stem", "status", "error", "view", "vertebrae", "inferred", "units", "cobb_major_deg", "cobb_major_levels",
                   "aasce_cobb_deg", "lumbar_lordosis_deg", "thoracic_kyphosis_deg", "sacral_slope_deg", "warnings")
 
 
@@ -65,14 +65,14 @@ def anonymised(result: SpineResult) -> SpineResult:
     return result.with_(image=replace(image, path=Path(image.path).name, age=age, sex=None))
 
 
-def summary_row(path: Path, result: SpineResult | None, error: str | None, anonymise: bool = False) -> dict:
+def summary_row(path: Path, result: SpineResult | None, error: str | None, anonymise: bool = False, stem: str = "") -> dict:
     file = printable(Path(path).name if anonymise else path)
     if result is None:
-        return {"file": file, "status": "error", "error": one_line(error)}
+        return {"file": file, "stem": stem, "status": "error", "error": one_line(error)}
     m = result.measurements
     major = (m.get("cobb") or [None])[0]
     return {
-        "file": file, "status": "ok", "error": "", "view": result.image.view, "vertebrae": len(result.spine),
+        "file": file, "stem": stem, "status": "ok", "error": "", "view": result.image.view, "vertebrae": len(result.spine),
         "inferred": sum(v.inferred for v in result.spine.vertebrae), "units": m.get("units"),
         "cobb_major_deg": f"{major['angle_deg']:.1f}" if major else "",
         "cobb_major_levels": f"{major['upper']}-{major['lower']}" if major else "",
@@ -107,14 +107,14 @@ def run(inputs: Iterable[str], out: str | Path, models: ModelSet, view: str | No
     with Summary(out, SUMMARY_FIELDS) as summary:
         for path in tqdm(paths, desc="films", unit="film", disable=not progress):
             try:
-                row = summary_row(path, process(path, stems[path], out, models, view, anterior, anonymise), None, anonymise)
+                row = summary_row(path, process(path, stems[path], out, models, view, anterior, anonymise), None, anonymise, stems[path])
             except RadiographError as exc:
                 log.error("%s", one_line(exc))
-                row = summary_row(path, None, printable(exc), anonymise)
+                row = summary_row(path, None, printable(exc), anonymise, stems[path])
             except Exception as exc:  # one bad film must not stop the batch
                 message = f"{printable(path)}: failed ({type(exc).__name__}: {one_line(exc)})"
                 log.error("%s", message, exc_info=verbose)
-                row = summary_row(path, None, message, anonymise)
+                row = summary_row(path, None, message, anonymise, stems[path])
             summary.write(row)
             rows.append(row)
     return rows

@@ -1,5 +1,6 @@
-"""The picture a doctor looks at: the film with every vertebra's outline, corners and level name, the Cobb
-curves' end-vertebra endplate lines with their angles, the sagittal angles, and the warnings."""
+"""The picture a doctor looks at: the film with every vertebra's outline, corners and level name and the Cobb
+curves' end-vertebra endplate lines with their angles, drawn to the vertebrae's scale; beside it, in a margin that
+never covers the anatomy, the legend (curves, AASCE angles, sagittal angles) and every warning in full."""
 
 from __future__ import annotations
 
@@ -65,36 +66,60 @@ def _draw_curves(img, result: SpineResult, s: float, unit: int) -> None:
         _text(img, f"{curve['upper']}-{curve['lower']}", (max(x, 2), y + 11 * unit), 0.3 * unit, CURVE, max(1, unit // 2))
 
 
-def _legend(img, result: SpineResult, unit: int) -> None:
-    m, lines = result.measurements, []
-    if m.get("aasce_cobb_deg"):
-        lines.append("AASCE Cobb: " + ", ".join(f"{a:.1f}" for a in m["aasce_cobb_deg"]))
-    for key, label in (("lumbar_lordosis_deg", "LL"), ("thoracic_kyphosis_deg", "TK"), ("sacral_slope_deg", "SS"), ("cervical_lordosis_deg", "CL")):
-        if m.get(key) is not None:
-            lines.append(f"{label} {m[key]:.1f} deg")
-    scale, thick = 0.28 * unit, max(1, unit // 2)
-    char_w = cv2.getTextSize("x" * 20, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)[0][0] / 20
-    width = max(20, int((img.shape[1] - 10 * unit) / char_w))
-    lines = [(line, (255, 255, 255)) for line in lines]
+def _legend_lines(result: SpineResult) -> list[tuple[str, tuple[int, int, int]]]:
+    m, white, lines = result.measurements, (235, 235, 235), []
     if levels_uncertain(result.warnings):
-        lines.insert(0, ("LEVEL NAMES UNCERTAIN: check them", UNSURE))
-    for warning in result.warnings[:6]:  # wrapped to the picture's width, two lines at most each
-        wrapped = textwrap.wrap(f"! {warning}", width, subsequent_indent="  ", max_lines=2, placeholder=" ...")
-        lines += [(line, (255, 210, 0)) for line in wrapped]
-    for k, (line, colour) in enumerate(lines):
-        _text(img, line, (4 * unit, (8 + 11 * k) * unit), scale, colour, thick)
+        lines.append(("LEVEL NAMES UNCERTAIN: check them", UNSURE))
+    for rank, curve in enumerate(m.get("cobb") or []):
+        lines.append((f"{'Major ' if rank == 0 else ''}Cobb {curve['angle_deg']:.1f} deg {curve['upper']}-{curve['lower']} "
+                      f"(apex {curve['apex']}, {curve['region']})", CURVE if rank == 0 else white))
+    if m.get("aasce_cobb_deg"):
+        lines.append(("AASCE Cobb: " + ", ".join(f"{a:.1f}" for a in m["aasce_cobb_deg"]), white))
+    for key, label in (("lumbar_lordosis_deg", "Lumbar lordosis"), ("thoracic_kyphosis_deg", "Thoracic kyphosis"),
+                       ("sacral_slope_deg", "Sacral slope"), ("cervical_lordosis_deg", "Cervical lordosis")):
+        if m.get(key) is not None:
+            lines.append((f"{label} {m[key]:.1f} deg", white))
+    lines.append((f"{len(result.spine)} vertebrae; units {m.get('units', 'px')}", white))
+    return lines + [(f"! {w}", (255, 210, 0)) for w in result.warnings]
+
+
+def _panel(height: int, width: int, result: SpineResult) -> np.ndarray:
+    """The margin beside the film: legend and every warning in full, wrapped to the panel (taller if needed)."""
+    scale = max(0.45, height / 1400)
+    thick = max(1, int(round(scale * 1.5)))
+    char_w = cv2.getTextSize("x" * 20, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)[0][0] / 20
+    step = int(30 * scale)
+    wrapped = []
+    for text, colour in _legend_lines(result):
+        wrapped += [(line, colour) for line in textwrap.wrap(text, max(10, int((width - 2 * step) / char_w)), subsequent_indent="  ")]
+        wrapped.append(("", colour))
+    panel = np.full((max(height, (len(wrapped) + 2) * step), width, 3), 24, np.uint8)
+    for k, (line, colour) in enumerate(wrapped):
+        cv2.putText(panel, line, (step // 2, (k + 2) * step), cv2.FONT_HERSHEY_SIMPLEX, scale, colour, thick, cv2.LINE_AA)
+    return panel
+
+
+def _unit(result: SpineResult, s: float, shape) -> int:
+    """Line and text unit (px) from the vertebrae's size on the picture, so names fit beside their vertebra."""
+    heights = [v.box.height * s for v in result.spine.vertebrae]
+    size = float(np.median(heights)) if heights else max(shape) / 40
+    return max(1, min(int(round(size / 8)), int(round(max(shape) / 300))))
 
 
 def render_overlay(film: Radiograph, result: SpineResult) -> np.ndarray:
-    """RGB uint8 picture, the film downscaled so its long side is at most MAX_SIDE px."""
+    """RGB uint8 picture: the film (downscaled so its long side is at most MAX_SIDE px) with the geometry drawn on
+    it, and a margin to its right holding the legend and every warning, so nothing covers the anatomy."""
     s = min(1.0, MAX_SIDE / max(film.pixels.shape))
     grey = cv2.resize(film.pixels, (max(1, round(film.width * s)), max(1, round(film.height * s))), interpolation=cv2.INTER_AREA)
     img = cv2.cvtColor(np.round(np.clip(grey, 0, 1) * 255).astype(np.uint8), cv2.COLOR_GRAY2RGB)
-    unit = max(2, int(round(max(img.shape[:2]) / 400)))
+    unit = _unit(result, s, img.shape[:2])
     _draw_vertebrae(img, result, s, unit)
     _draw_curves(img, result, s, unit)
-    _legend(img, result, unit)
-    return img
+    panel = _panel(img.shape[0], max(img.shape[0] // 2, img.shape[1] // 2, 320), result)
+    canvas = np.full((panel.shape[0], img.shape[1] + panel.shape[1], 3), 24, np.uint8)
+    canvas[: img.shape[0], : img.shape[1]] = img
+    canvas[:, img.shape[1]:] = panel
+    return canvas
 
 
 def write_overlay(film: Radiograph, result: SpineResult, path: str | Path) -> Path:

@@ -7,7 +7,8 @@ Shape (extra keys allowed, coordinates in original image px)::
                "spacing_source", "age", "sex"},
      "vertebrae": [{"level", "score", "box": [x1, y1, x2, y2],
                     "corners": [[x, y] x 4] | null, "mask": {"polygon": [[x, y], ...]} | null,
-                    "inferred": bool, "level_p": {level: probability} (when the level identifier named it)}],
+                    "inferred": bool, "level_p": {level: probability} (when the level identifier named it),
+                    "edited": true (when corrected by hand)}],
      "measurements": {...}, "warnings": [...]}
 """
 
@@ -95,6 +96,8 @@ def vertebra_to_dict(v: Vertebra) -> dict:
     }
     if v.level_p:
         out["level_p"] = {name: float(p) for name, p in v.level_p}
+    if v.edited:
+        out["edited"] = True
     return out
 
 
@@ -108,6 +111,7 @@ def vertebra_from_dict(d: dict) -> Vertebra:
         score=float(d.get("score", 1.0)),
         inferred=bool(d.get("inferred", False)),
         level_p=tuple((str(k), float(p)) for k, p in (d.get("level_p") or {}).items()),
+        edited=bool(d.get("edited", False)),
     )
 
 

@@ -7,9 +7,12 @@ other columns, from another version, is renamed aside first).
 from __future__ import annotations
 
 import csv
+import io
 import os
 from datetime import datetime, timezone
 from pathlib import Path
+
+from pipeline.files import atomic_write_text
 
 LOCK = ".spine-infer.lock"
 
@@ -78,6 +81,26 @@ class Summary:
         self._writer.writerow({"run": self.run, **{k: one_line(v) if isinstance(v, str) else v for k, v in row.items()}})
         self._handle.flush()
         os.fsync(self._handle.fileno())
+
+    def replace(self, stem: str, row: dict) -> None:
+        """Rewrite the summary with the latest row of ``stem`` replaced by ``row`` (appended when it has none)."""
+        with open(self.path, newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+        latest = max((k for k, r in enumerate(rows) if r.get("stem") == stem), default=None)
+        new = {"run": rows[latest]["run"] if latest is not None else self.run,
+               **{k: one_line(v) if isinstance(v, str) else v for k, v in row.items()}}
+        if latest is None:
+            rows.append(new)
+        else:
+            rows[latest] = new
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=self.fields, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+        self._handle.close()
+        atomic_write_text(self.path, buffer.getvalue())
+        self._handle = open(self.path, "a", newline="", encoding="utf-8")
+        self._writer = csv.DictWriter(self._handle, fieldnames=self.fields, extrasaction="ignore")
 
     def __exit__(self, *exc) -> None:
         if self._handle is not None:

@@ -1,0 +1,171 @@
+"""The folder of ``pipeline.infer`` results the review app serves: listing, reading, re-measuring and saving.
+
+Only what the folder holds is ever served or written: a film is named by its *stem*, which must be one the
+listing found (a result ``<stem>.json`` or a row of ``summary.csv``), never a path from the request. Saving a
+correction writes ``<stem>.json`` atomically, keeps the automatic result beside it as ``<stem>.auto.json`` the
+first time, marks the vertebrae whose corners or level differ from the automatic result ``edited``, and renders
+the overlay and the summary row again.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.files import atomic_write_json
+from pipeline.measure import measure_result
+from pipeline.result import SCHEMA, ResultError, SpineResult, from_dict, levels_uncertain, read_result, to_dict
+
+AUTO = ".auto.json"
+
+
+class NotFound(KeyError):
+    """No film of that stem in the folder."""
+
+
+@dataclass
+class ResultsFolder:
+    """folder: the results of one ``pipeline.infer`` run (or several); films: where to look for films whose
+    result path does not resolve (e.g. results moved from another machine)."""
+
+    folder: Path
+    films: Path | None = None
+
+    def _summary_rows(self) -> list[dict]:
+        path = self.folder / "summary.csv"
+        if not path.exists():
+            return []
+        with open(path, newline="", encoding="utf-8", errors="replace") as handle:
+            return list(csv.DictReader(handle))
+
+    def _result_paths(self) -> dict[str, Path]:
+        out = {}
+        for path in sorted(self.folder.glob("*.json")):
+            if path.name.endswith(AUTO):
+                continue
+            try:
+                with open(path, encoding="utf-8") as handle:
+                    if json.load(handle).get("schema") == SCHEMA:
+                        out[path.stem] = path
+            except (OSError, ValueError, AttributeError, RecursionError):
+                continue
+        return out
+
+    def listing(self) -> list[dict]:
+        """One entry per film: results first, then the films the run could not measure."""
+        entries = [self._entry(stem, path) for stem, path in self._result_paths().items()]
+        known = {e["stem"] for e in entries}
+        for row in self._summary_rows():
+            stem = row.get("stem") or ""
+            if row.get("status") == "error" and stem and stem not in known:
+                entries.append({"stem": stem, "status": "error", "file": row.get("file", ""), "error": row.get("error", ""),
+                                "warnings": [], "corrected": False, "vertebrae": 0, "cobb_major_deg": None})
+                known.add(stem)
+        return entries
+
+    def _entry(self, stem: str, path: Path) -> dict:
+        try:
+            result = read_result(path)
+        except (OSError, ResultError) as exc:
+            return {"stem": stem, "status": "error", "error": f"unreadable result: {exc}", "warnings": [], "corrected": False,
+                    "vertebrae": 0, "cobb_major_deg": None, "file": ""}
+        major = (result.measurements.get("cobb") or [None])[0]
+        return {"stem": stem, "status": "ok" if len(result.spine) else "no spine", "file": result.image.path,
+                "view": result.image.view, "vertebrae": len(result.spine), "warnings": list(result.warnings),
+                "cobb_major_deg": major["angle_deg"] if major else None,
+                "cobb_major_levels": f"{major['upper']}-{major['lower']}" if major else "",
+                "corrected": (self.folder / f"{stem}{AUTO}").exists(), "levels_uncertain": levels_uncertain(result.warnings)}
+
+    def _known(self, stem: str) -> dict:
+        for entry in self.listing():
+            if entry["stem"] == stem:
+                return entry
+        raise NotFound(stem)
+
+    def document(self, stem: str) -> dict:
+        """The result document of ``stem``; for a film the run could not measure, an empty one to place vertebrae in."""
+        from pipeline.geometry import Spine
+        from pipeline.radiograph import read_radiograph
+        from pipeline.result import ImageInfo
+
+        entry = self._known(stem)
+        if entry["status"] != "error":
+            return to_dict(read_result(self.folder / f"{stem}.json"))
+        film = read_radiograph(self.film_path(stem))
+        empty = SpineResult(ImageInfo.from_radiograph(film), Spine((), view=film.view or "AP", spacing_mm=film.spacing_mm), {},
+                            ("no automatic result: place the vertebrae by hand",))
+        return to_dict(measure_result(empty))
+
+    def film_path(self, stem: str) -> Path:
+        """Where the film of ``stem`` is: its recorded path (absolute, or relative to the results folder or the working
+        folder), else a file of that name under ``films``."""
+        entry = self._known(stem)
+        recorded = entry.get("file") or ""
+        if entry["status"] != "error":
+            recorded = read_result(self.folder / f"{stem}.json").image.path or recorded
+        candidates = [Path(recorded), self.folder / recorded, Path.cwd() / recorded] if recorded else []
+        for candidate in candidates:
+            if candidate.is_file():
+                return candidate
+        if self.films is not None and recorded:
+            for root, _, files in os.walk(self.films, followlinks=False):
+                if Path(recorded).name in files:
+                    return Path(root) / Path(recorded).name
+        raise NotFound(f"{stem}: film {recorded!r} not found (give --films)")
+
+    def image_png(self, stem: str, max_side: int = 4096) -> bytes:
+        """The film for display: 8-bit grey PNG (the DICOM window applied), long side at most ``max_side``."""
+        import cv2
+
+        from pipeline.radiograph import read_radiograph
+
+        pixels = read_radiograph(self.film_path(stem)).pixels
+        scale = min(1.0, max_side / max(pixels.shape))
+        if scale < 1:
+            pixels = cv2.resize(pixels, (round(pixels.shape[1] * scale), round(pixels.shape[0] * scale)), interpolation=cv2.INTER_AREA)
+        ok, buffer = cv2.imencode(".png", np.round(np.clip(pixels, 0, 1) * 255).astype(np.uint8))
+        return buffer.tobytes()
+
+    def save(self, stem: str, document: dict) -> dict:
+        """Validate, flag edits, write atomically (keeping the automatic result once), re-render; the saved document."""
+        self._known(stem)
+        result = measure_result(from_dict(document))
+        path, auto = self.folder / f"{stem}.json", self.folder / f"{stem}{AUTO}"
+        if path.exists() and not auto.exists():
+            shutil.copyfile(path, auto)
+        if auto.exists():
+            result = flag_edits(result, read_result(auto))
+        atomic_write_json(path, to_dict(result))
+        self._render(stem, result)
+        return to_dict(result)
+
+    def _render(self, stem: str, result: SpineResult) -> None:
+        from pipeline.infer import SUMMARY_FIELDS, summary_row
+        from pipeline.overlay import write_overlay
+        from pipeline.radiograph import read_radiograph
+        from pipeline.summary import Summary
+
+        try:
+            film = read_radiograph(self.film_path(stem))
+        except (NotFound, ValueError, OSError):
+            film = None
+        if film is not None:
+            write_overlay(film, result, self.folder / f"{stem}_overlay.png")
+        with Summary(self.folder, SUMMARY_FIELDS) as summary:
+            summary.replace(stem, summary_row(Path(result.image.path), result, None, stem=stem))
+
+
+def _same(a, b) -> bool:
+    return a.level == b.level and a.corners is not None and b.corners is not None and np.allclose(a.corners, b.corners, atol=1e-6)
+
+
+def flag_edits(result: SpineResult, auto: SpineResult) -> SpineResult:
+    """``result`` with ``edited`` set on every vertebra no vertebra of ``auto`` matches (same level and corners)."""
+    vertebrae = tuple(replace(v, edited=not any(_same(v, a) for a in auto.spine.vertebrae)) for v in result.spine.vertebrae)
+    return result.with_(spine=result.spine.with_(vertebrae=vertebrae))

@@ -1,0 +1,226 @@
+"""The review app: every API route, the token, traversal attempts, invalid documents, atomic saves with the
+automatic result kept and edits flagged; and (when Chromium is here) a doctor's drag-measure-save in a browser."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import threading
+import time
+import pytest
+
+pytest.importorskip("fastapi")
+
+from helpers.models import random_model_set  # noqa: E402
+from pipeline.demo import make_sample  # noqa: E402
+
+TOKEN = "test-token-123"
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    """A results folder: a phantom measured from its true geometry (a stand-in for a pipeline.infer result), a
+    film that failed, and a second phantom of the same patient to compare."""
+    from pipeline.infer import SUMMARY_FIELDS, summary_row
+    from pipeline.measure import measure_result
+    from pipeline.result import read_result, write_result
+    from pipeline.summary import Summary
+
+    root = tmp_path_factory.mktemp("review")
+    films, out = root / "films", root / "out"
+    out.mkdir()
+    with Summary(out, SUMMARY_FIELDS) as summary:
+        for name, seed in (("first", 3), ("second", 4)):
+            film = make_sample(films / name, "AP", seed=seed)
+            result = measure_result(read_result(film.with_suffix(".json")))
+            result = result.with_(image=result.image.__class__(**{**result.image.__dict__, "path": str(film)}))
+            write_result(result, out / f"{name}.json")
+            summary.write(summary_row(film, result, None, stem=name))
+        broken = films / "broken.dcm"
+        shutil.copy(films / "first" / "sample_ap.dcm", broken)
+        summary.write(summary_row(broken, None, f"{broken}: failed (no spine)", stem="broken"))
+    return out
+
+
+@pytest.fixture()
+def client(results, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from pipeline.review.app import create_app
+    from pipeline.review.store import ResultsFolder
+
+    folder = tmp_path / "out"
+    shutil.copytree(results, folder)
+    return TestClient(create_app(ResultsFolder(folder), TOKEN)), folder
+
+
+def auth(**extra):
+    return {"headers": {"Authorization": f"Bearer {TOKEN}"}, **extra}
+
+
+def test_every_route_needs_the_token(client):
+    c, _ = client
+    for method, path in (("get", "/"), ("get", "/api/films"), ("get", "/api/films/first"), ("get", "/api/films/first/image"),
+                         ("post", "/api/measure"), ("put", "/api/films/first"), ("get", "/api/compare?earlier=first&later=second")):
+        assert getattr(c, method)(path).status_code == 401
+        assert getattr(c, method)(path, headers={"Authorization": "Bearer wrong"}).status_code == 403
+    assert c.get(f"/?token={TOKEN}").status_code == 200 and "<svg" in c.get(f"/?token={TOKEN}").text
+
+
+def test_film_list_holds_results_and_failures(client):
+    c, _ = client
+    films = {f["stem"]: f for f in c.get("/api/films", **auth()).json()}
+    assert set(films) == {"first", "second", "broken"}
+    assert films["first"]["status"] == "ok" and films["first"]["cobb_major_deg"] > 10 and not films["first"]["corrected"]
+    assert films["broken"]["status"] == "error" and "no spine" in films["broken"]["error"]
+
+
+def test_document_and_image(client):
+    c, _ = client
+    document = c.get("/api/films/first", **auth()).json()
+    assert document["schema"] == "spine-geometry/1" and len(document["vertebrae"]) == 17
+    image = c.get(f"/api/films/first/image?token={TOKEN}")
+    assert image.status_code == 200 and image.content.startswith(b"\x89PNG")
+    failed = c.get("/api/films/broken", **auth()).json()  # a film with no result: an empty document to place vertebrae in
+    assert failed["vertebrae"] == [] and failed["image"]["width"] > 0
+
+
+@pytest.mark.parametrize("stem", ["..%2Fout", "..", "%2Fetc%2Fpasswd", "first.json", "nothing"])
+def test_nothing_outside_the_folder_is_served(client, stem):
+    c, _ = client
+    assert c.get(f"/api/films/{stem}", **auth()).status_code == 404
+    assert c.get(f"/api/films/{stem}/image", **auth()).status_code == 404
+    assert c.put(f"/api/films/{stem}", content=b"{}", **auth()).status_code == 404
+
+
+def test_measure_re_measures_without_saving(client):
+    c, folder = client
+    before = (folder / "first.json").read_bytes()
+    document = c.get("/api/films/first", **auth()).json()
+    upper = document["measurements"]["cobb"][0]["upper_index"]
+    document["vertebrae"][upper]["corners"][0][1] += 25.0
+    measured = c.post("/api/measure", content=json.dumps(document), **auth()).json()
+    assert measured["measurements"]["cobb"][0]["angle_deg"] != document["measurements"]["cobb"][0]["angle_deg"]
+    assert (folder / "first.json").read_bytes() == before
+
+
+@pytest.mark.parametrize("body,code", [(b"{not json", 400), (b"[1]", 422), (b'{"schema": "other"}', 422)])
+def test_invalid_documents_get_4xx_and_leave_the_file(client, body, code):
+    c, folder = client
+    before = (folder / "first.json").read_bytes()
+    assert c.put("/api/films/first", content=body, **auth()).status_code == code
+    assert c.post("/api/measure", content=body, **auth()).status_code == code
+    assert (folder / "first.json").read_bytes() == before and not (folder / "first.auto.json").exists()
+
+
+def test_bad_corners_are_refused(client):
+    c, _ = client
+    document = c.get("/api/films/first", **auth()).json()
+    document["vertebrae"][3]["corners"] = [[1, 2], [3, 4]]
+    response = c.put("/api/films/first", content=json.dumps(document), **auth())
+    assert response.status_code == 422 and "vertebra 4" in response.json()["detail"]
+
+
+def test_save_keeps_the_automatic_result_flags_edits_and_re_renders(client):
+    c, folder = client
+    auto = (folder / "first.json").read_bytes()
+    document = c.get("/api/films/first", **auth()).json()
+    document["vertebrae"][2]["corners"][1][0] += 6.0
+    document["vertebrae"][5]["level"] = "T13"
+    saved = c.put("/api/films/first", content=json.dumps(document), **auth()).json()
+    assert (folder / "first.auto.json").read_bytes() == auto
+    on_disk = json.loads((folder / "first.json").read_text())
+    assert on_disk == saved
+    edited = [k for k, v in enumerate(on_disk["vertebrae"]) if v.get("edited")]
+    assert len(edited) == 2 and on_disk["vertebrae"][edited[0]]["corners"][1][0] == document["vertebrae"][2]["corners"][1][0]
+    assert (folder / "first_overlay.png").exists() and not list(folder.glob(".*.tmp"))
+    rows = (folder / "summary.csv").read_text().splitlines()
+    assert len(rows) == 4 and sum(",first," in r for r in rows) == 1
+    document = c.get("/api/films/first", **auth()).json()  # a second save keeps the first automatic result
+    c.put("/api/films/first", content=json.dumps(document), **auth())
+    assert (folder / "first.auto.json").read_bytes() == auto
+    assert {f["stem"]: f for f in c.get("/api/films", **auth()).json()}["first"]["corrected"]
+
+
+def test_a_failed_film_can_be_measured_by_hand(client, results):
+    c, folder = client
+    truth = json.loads((results / "first.json").read_text())
+    document = c.get("/api/films/broken", **auth()).json()
+    document["vertebrae"] = [{k: v[k] for k in ("level", "box", "corners")} for v in truth["vertebrae"][:6]]
+    saved = c.put("/api/films/broken", content=json.dumps(document), **auth()).json()
+    assert len(saved["vertebrae"]) == 6 and saved["measurements"]["per_vertebra"]
+    assert (folder / "broken.json").exists() and not (folder / "broken.auto.json").exists()
+
+
+def test_compare_flags_changes_of_5_degrees(client):
+    c, _ = client
+    diff = c.get("/api/compare?earlier=first&later=second", **auth()).json()
+    assert "cobb.major.angle_deg" in diff["differences"]
+    change = diff["differences"]["cobb.major.angle_deg"]["change"]
+    assert (abs(change) >= 5) == any("cobb.major" in f for f in diff["flags"])
+    assert c.get("/api/compare?earlier=first&later=../x", **auth()).status_code == 404
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.browser
+def test_doctor_drags_a_corner_sees_the_cobb_change_and_saves(client, tmp_path):
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("no Chromium here (.ci/run installs Debian's chromium)")
+    playwright = pytest.importorskip("playwright.sync_api")
+    import uvicorn
+
+    from pipeline.review.app import create_app
+    from pipeline.review.store import ResultsFolder
+
+    _, folder = client
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(ResultsFolder(folder), TOKEN), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    try:
+        with playwright.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, args=[
+                "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                "--no-first-run", "--disable-sync", "--disable-quic"])
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.goto(f"http://127.0.0.1:{port}/?token={TOKEN}")
+            page.click(".film[data-stem='first']")
+            page.wait_for_selector("circle.corner")
+            before = page.inner_text("#cobb-major")
+            document = json.loads((folder / "first.json").read_text())
+            upper = document["measurements"]["cobb"][0]["upper_index"]
+            corner = page.locator(f"circle.corner[data-v='{upper}'][data-c='1']")
+            box = corner.bounding_box()
+            x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+            page.mouse.move(x, y)
+            page.mouse.down()
+            page.mouse.move(x, y - 6, steps=3)
+            page.mouse.move(x, y - 12, steps=3)
+            page.mouse.up()
+            page.wait_for_function(f"document.querySelector('#cobb-major').textContent !== {json.dumps(before)}")
+            after = page.inner_text("#cobb-major")
+            page.screenshot(path=str(tmp_path / "review.png"))
+            page.click("#save")
+            page.wait_for_function("document.querySelector('#status').textContent === 'saved'")
+            browser.close()
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+    assert after != before
+    saved = json.loads((folder / "first.json").read_text())
+    moved = saved["vertebrae"][upper]
+    assert moved.get("edited") and moved["corners"][1][1] < document["vertebrae"][upper]["corners"][1][1] - 3
+    assert (folder / "first.auto.json").exists()
+    assert abs(saved["measurements"]["cobb"][0]["angle_deg"] - float(after.rstrip("\u00b0"))) < 0.06
+    if os.environ.get("REVIEW_SCREENSHOT"):  # how docs/review_example.png is made
+        shutil.copy(tmp_path / "review.png", os.environ["REVIEW_SCREENSHOT"])

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 DX_FOR_PRESENTATION = "1.2.840.10008.5.1.4.1.1.1.1"
+_ORIENTATION = {"AP": ["L", "F"], "PA": ["R", "F"], "LAT": ["P", "F"]}  # increasing column, increasing row
 _VIEW_POSITION = {"AP": "AP", "PA": "PA", "LAT": "LL"}
 
 
@@ -57,8 +58,18 @@ def write_dicom(
         ds.PatientSex = sex
     if view is not None:
         ds.ViewPosition = _VIEW_POSITION.get(view, view)
+    ds.PatientOrientation = _ORIENTATION.get(view or "AP", ["L", "F"])
+    ds.ImageType, ds.PresentationIntentType = ["DERIVED", "PRIMARY"], "FOR PRESENTATION"
+    ds.BodyPartExamined, ds.Manufacturer, ds.ConversionType = "SPINE", "spine-measure phantom", "WSD"
+    ds.StudyID, ds.AccessionNumber, ds.ReferringPhysicianName, ds.PatientBirthDate = "1", "", "", ""
+    ds.SeriesNumber, ds.InstanceNumber = 1, 1
+    ds.ContentDate, ds.ContentTime = ds.StudyDate, ds.StudyTime
+    ds.BurnedInAnnotation, ds.PixelIntensityRelationship, ds.PixelIntensityRelationshipSign = "NO", "LIN", 1
+    ds.DetectorType, ds.ImageLaterality = "SCINTILLATOR", "U"
     if spacing_mm is not None:
         setattr(ds, spacing_tag, [f"{spacing_mm[0]:.6g}", f"{spacing_mm[1]:.6g}"])
+        if spacing_tag == "PixelSpacing":  # a DX film carries the detector's spacing too (no magnification here)
+            ds.ImagerPixelSpacing = ds.PixelSpacing
     ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME1" if monochrome1 else "MONOCHROME2"
     ds.Rows, ds.Columns = stored.shape
     ds.BitsAllocated = 8 if bits_stored <= 8 else 16

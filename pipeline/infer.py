@@ -83,19 +83,36 @@ def summary_row(path: Path, result: SpineResult | None, error: str | None, anony
 
 
 def process(path: Path, stem: str, out: Path, models: ModelSet, view: str | None, anterior: str | None,
-            anonymise: bool = False) -> SpineResult:
+            anonymise: bool = False, dicom_out: Path | None = None) -> SpineResult:
     from pipeline.overlay import write_overlay
 
     film = read_radiograph(path)
     result = infer(film, models, view, anterior)
+    if dicom_out is not None:
+        result = with_dicom_outputs(result, path, dicom_out / stem, models)
     result = anonymised(result) if anonymise else result.with_(image=replace(result.image, path=printable(result.image.path)))
     write_result(result, out / f"{stem}.json")
     write_overlay(film, result, out / f"{stem}_overlay.png")
     return result
 
 
+def with_dicom_outputs(result: SpineResult, path: Path, folder: Path, models: ModelSet) -> SpineResult:
+    """Write the SR, presentation state and segmentation of a DICOM film's result into ``folder``; a plain image
+    gets a warning instead (DICOM output needs a DICOM input)."""
+    from pipeline.dicomout import DicomOutputError, write_dicom_outputs
+
+    if len(result.spine) == 0:
+        return result.with_(warnings=result.warnings + ("no DICOM output: no spine was found",))
+    try:
+        write_dicom_outputs(result, path, folder, models.version)
+    except DicomOutputError:
+        log.warning("%s: a plain image: no DICOM output (it needs a DICOM film)", printable(path))
+        return result.with_(warnings=result.warnings + ("no DICOM output: the film is not a DICOM file",))
+    return result
+
+
 def run(inputs: Iterable[str], out: str | Path, models: ModelSet, view: str | None = None, anterior: str | None = None,
-        progress: bool = True, anonymise: bool = False, verbose: bool = False) -> list[dict]:
+        progress: bool = True, anonymise: bool = False, verbose: bool = False, dicom_out: str | Path | None = None) -> list[dict]:
     """Process every input; returns the summary rows (also appended to out/summary.csv as each film ends).
     Raises NothingToDo when the inputs hold no film and FolderBusy when another run writes into ``out``."""
     from tqdm import tqdm
@@ -107,7 +124,8 @@ def run(inputs: Iterable[str], out: str | Path, models: ModelSet, view: str | No
     with Summary(out, SUMMARY_FIELDS) as summary:
         for path in tqdm(paths, desc="films", unit="film", disable=not progress):
             try:
-                row = summary_row(path, process(path, stems[path], out, models, view, anterior, anonymise), None, anonymise, stems[path])
+                result = process(path, stems[path], out, models, view, anterior, anonymise, Path(dicom_out) if dicom_out else None)
+                row = summary_row(path, result, None, anonymise, stems[path])
             except RadiographError as exc:
                 log.error("%s", one_line(exc))
                 row = summary_row(path, None, printable(exc), anonymise, stems[path])
@@ -129,6 +147,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--anterior", choices=["left", "right"], help="lateral films: the image side the patient faces (default: inferred from the curves)")
     parser.add_argument("--device", default="cpu", help="torch device: cpu (default), cuda, cuda:1, ...")
     parser.add_argument("--demo", action="store_true", help="also make a synthetic sample film in --out and measure it")
+    parser.add_argument("--dicom-out", metavar="DIR", help="also write, per DICOM film, a structured report, a presentation state and a segmentation into DIR/<stem>/")
     parser.add_argument("--anonymise", action="store_true", help="outputs without identifying data: the input path reduced to the file name, age in whole years, no sex")
     parser.add_argument("--verbose", action="store_true", help="log library tracebacks of failed films")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -193,7 +212,9 @@ def main(argv: list[str] | None = None) -> int:
             inputs.append(str(make_sample(out / "sample")))
         expand_inputs(inputs)  # nothing to do is found before the models load
         models = load_models(args.models, check_device(args.device))
-        rows = run(inputs, out, models, args.view, args.anterior, not args.quiet, args.anonymise, args.verbose)
+        if args.dicom_out:
+            check_out(args.dicom_out)
+        rows = run(inputs, out, models, args.view, args.anterior, not args.quiet, args.anonymise, args.verbose, args.dicom_out)
     except (UsageError, NothingToDo, FolderBusy) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -52,6 +52,11 @@ class ModelSet:
     levels: object | None = None
 
     @property
+    def version(self) -> str:
+        """What names this model set in outputs: its name and the code version that assembled it."""
+        return f"{self.meta.get('name', self.folder.name)} {self.meta.get('code_version', 'unknown')}"
+
+    @property
     def finder(self):
         """The detector, the view's priors and the level identifier as one ``find(pixels, view, ...)``."""
         from detector.predict import SpineFinder

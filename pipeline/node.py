@@ -1,0 +1,258 @@
+"""A DICOM node that measures the spine films sent to it and sends the results on.
+
+    python -m pipeline.node --aet SPINE --port 11112 --out DIR [--forward AET@HOST:PORT] [--allow AET ...]
+                            [--host 127.0.0.1] [--models DIR] [--device cpu]
+
+A Storage SCP (pynetdicom) with Verification (C-ECHO). It accepts CR, DX (for presentation and for processing)
+and secondary-capture images of radiographs; other SOP classes are not negotiated, and a secondary capture of
+something else is refused with status A900. Each film is written to ``DIR/incoming`` (fsynced) before the C-STORE
+is acknowledged, so a crash never loses a film; a worker measures it (``pipeline.infer``'s core: results in
+``DIR/results``) and writes its structured report, presentation state and segmentation into ``DIR/outbox``, then
+moves the film to ``DIR/done``. At start, films still in ``incoming`` are measured. With ``--forward`` the outbox
+is sent by C-STORE to that node, retried with growing delays; what could not be sent stays in the outbox (and is
+sent after a restart). The objects' UIDs derive from the film's, so measuring a film again never sends a second
+copy. ``--allow`` limits the calling AE titles. Logs name films by a short hash of their SOP Instance UID and
+carry no patient name or ID.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import logging
+import os
+import queue
+import shutil
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger("pipeline.node")
+
+CR, DX_PRESENTATION, DX_PROCESSING = "1.2.840.10008.5.1.4.1.1.1", "1.2.840.10008.5.1.4.1.1.1.1", "1.2.840.10008.5.1.4.1.1.1.1.1"
+SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"
+ACCEPTED = (CR, DX_PRESENTATION, DX_PROCESSING, SECONDARY_CAPTURE)
+SUCCESS, OUT_OF_RESOURCES, NOT_THIS_CLASS = 0x0000, 0xA700, 0xA900
+
+
+def short(uid: str) -> str:
+    """A film's name in the logs: no patient data, just enough to follow it."""
+    return hashlib.sha1(str(uid).encode()).hexdigest()[:10]
+
+
+@dataclass(frozen=True)
+class Peer:
+    aet: str
+    host: str
+    port: int
+
+    @classmethod
+    def parse(cls, text: str) -> "Peer":
+        try:
+            aet, address = text.split("@", 1)
+            host, port = address.rsplit(":", 1)
+            return cls(aet, host, int(port))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r}: give AET@HOST:PORT, e.g. ORTHANC@127.0.0.1:4242") from None
+
+
+class Folders:
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        for name in ("incoming", "done", "failed", "results", "staging", "outbox", "sent"):
+            (self.root / name).mkdir(parents=True, exist_ok=True)
+
+    def __getattr__(self, name: str) -> Path:
+        return self.root / name
+
+
+def write_durably(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class Node:
+    """The node's state: its folders, the models, the work queue and the forwarding peer."""
+
+    def __init__(self, folders: Folders, models, aet: str, forward: Peer | None):
+        self.folders, self.models, self.aet, self.forward = folders, models, aet, forward
+        self.work: queue.Queue[Path | None] = queue.Queue()
+        self.wake = threading.Event()
+        self.stopping = threading.Event()
+
+    # -- receiving --------------------------------------------------------------------------------------------
+    def handle_store(self, event) -> int | tuple:
+        from pipeline.radiograph import radiograph_kind
+
+        ds = event.dataset
+        ds.file_meta = event.file_meta
+        if ds.SOPClassUID == SECONDARY_CAPTURE and radiograph_kind(ds):
+            log.info("refused %s: %s", short(ds.SOPInstanceUID), radiograph_kind(ds))
+            return NOT_THIS_CLASS
+        path = self.folders.incoming / f"{short(ds.SOPInstanceUID)}.dcm"
+        try:
+            write_durably(path, _encoded(ds))
+        except OSError as exc:
+            log.error("cannot store %s: %s", short(ds.SOPInstanceUID), exc.strerror)
+            return OUT_OF_RESOURCES
+        log.info("received %s from %s", short(ds.SOPInstanceUID), event.assoc.requestor.ae_title)
+        self.work.put(path)
+        return SUCCESS
+
+    # -- measuring --------------------------------------------------------------------------------------------
+    def measure(self, path: Path) -> None:
+        from pipeline.dicomout import write_dicom_outputs
+        from pipeline.infer import infer
+        from pipeline.overlay import write_overlay
+        from pipeline.radiograph import RadiographError, read_radiograph
+        from pipeline.result import write_result
+
+        stem = path.stem
+        if (self.folders.outbox / stem).exists() or (self.folders.sent / stem).exists():
+            path.replace(self.folders.done / path.name)  # measured before a crash: nothing to redo or resend
+            return
+        try:
+            film = read_radiograph(path)
+            result = infer(film, self.models)
+            write_result(result, self.folders.results / f"{stem}.json")
+            write_overlay(film, result, self.folders.results / f"{stem}_overlay.png")
+            if len(result.spine) == 0:
+                raise RadiographError(path, "no spine found")
+            staging = self.folders.staging / stem
+            shutil.rmtree(staging, ignore_errors=True)
+            write_dicom_outputs(result, path, staging, self.models.version, deterministic=True)
+            staging.replace(self.folders.outbox / stem)
+        except Exception as exc:  # a film that cannot be measured is kept apart, the node goes on
+            log.error("could not measure %s: %s", stem, " ".join(str(exc).split())[:300])
+            path.replace(self.folders.failed / path.name)
+            return
+        path.replace(self.folders.done / path.name)
+        log.info("measured %s: %d vertebrae", stem, len(result.spine))
+        self.wake.set()
+
+    def worker(self) -> None:
+        while not self.stopping.is_set():
+            path = self.work.get()
+            if path is None:
+                return
+            self.measure(path)
+
+    # -- forwarding -------------------------------------------------------------------------------------------
+    def send(self, files: list[Path]) -> bool:
+        import pydicom
+        from pynetdicom import AE
+
+        datasets = [pydicom.dcmread(f) for f in files]
+        ae = AE(ae_title=self.aet)
+        for uid in {str(ds.SOPClassUID) for ds in datasets}:
+            ae.add_requested_context(uid)
+        assoc = ae.associate(self.forward.host, self.forward.port, ae_title=self.forward.aet)
+        if not assoc.is_established:
+            return False
+        try:
+            return all(getattr(assoc.send_c_store(ds), "Status", 0xFFFF) == SUCCESS for ds in datasets)
+        finally:
+            assoc.release()
+
+    def forwarder(self) -> None:
+        delay = 1.0
+        while not self.stopping.is_set():
+            pending = sorted(p for p in self.folders.outbox.iterdir() if p.is_dir())
+            if not pending:
+                self.wake.wait(timeout=5.0)
+                self.wake.clear()
+                continue
+            folder = pending[0]
+            try:
+                ok = self.send(sorted(folder.glob("*.dcm")))
+            except Exception as exc:  # the peer is down or refuses: try again later
+                log.warning("forwarding %s failed: %s", folder.name, " ".join(str(exc).split())[:200])
+                ok = False
+            if ok:
+                shutil.rmtree(self.folders.sent / folder.name, ignore_errors=True)
+                folder.replace(self.folders.sent / folder.name)
+                log.info("forwarded %s to %s", folder.name, self.forward.aet)
+                delay = 1.0
+            else:
+                log.warning("%s not forwarded; retrying in %.0f s", folder.name, delay)
+                self.stopping.wait(delay)
+                delay = min(delay * 2, 60.0)
+
+
+def _encoded(ds) -> bytes:
+    from io import BytesIO
+
+    buffer = BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
+
+
+def start(node: Node, host: str, port: int, allow: list[str] | None):
+    """Start the SCP (non-blocking) and the worker and forwarder threads; returns the pynetdicom server."""
+    from pynetdicom import AE, evt
+    from pynetdicom.sop_class import Verification
+
+    ae = AE(ae_title=node.aet)
+    ae.add_supported_context(Verification)
+    for uid in ACCEPTED:
+        ae.add_supported_context(uid, ["1.2.840.10008.1.2.1", "1.2.840.10008.1.2", "1.2.840.10008.1.2.4.70",
+                                       "1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.91", "1.2.840.10008.1.2.5"])
+    if allow:
+        ae.require_calling_aet = allow
+    for path in sorted(node.folders.incoming.glob("*.dcm")):  # received before a restart, not yet measured
+        node.work.put(path)
+    threading.Thread(target=node.worker, daemon=True, name="measure").start()
+    if node.forward is not None:
+        threading.Thread(target=node.forwarder, daemon=True, name="forward").start()
+    return ae.start_server((host, port), block=False, evt_handlers=[(evt.EVT_C_STORE, node.handle_store)])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pipeline.node", description=__doc__.strip().splitlines()[0])
+    parser.add_argument("--aet", default="SPINE", help="this node's AE title (default SPINE)")
+    parser.add_argument("--port", type=int, default=11112, help="port to listen on (default 11112)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--out", required=True, help="working folder: incoming, done, failed, results, outbox, sent")
+    parser.add_argument("--forward", type=Peer.parse, metavar="AET@HOST:PORT", help="send the results there by C-STORE")
+    parser.add_argument("--allow", nargs="+", metavar="AET", help="accept associations only from these calling AE titles")
+    parser.add_argument("--models", help="model set folder (default: the shipped model)")
+    parser.add_argument("--device", default="cpu", help="torch device")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("pynetdicom").setLevel(logging.WARNING)
+    from pipeline.infer import UsageError, check_device, load_models
+    from pipeline.offline import configure
+
+    configure()
+    try:
+        node = Node(Folders(args.out), load_models(args.models, check_device(args.device)), args.aet, args.forward)
+    except (UsageError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    server = start(node, args.host, args.port, args.allow)
+    log.info("%s listening on %s:%d%s", args.aet, args.host, args.port, f", forwarding to {args.forward.aet}" if args.forward else "")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        log.info("stopping")
+    finally:
+        node.stopping.set()
+        node.work.put(None)
+        server.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

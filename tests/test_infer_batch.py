@@ -33,9 +33,11 @@ def test_bad_files_do_not_stop_the_batch(tmp_path, models):
     assert rows["corrupt.dcm"]["status"] == "error" and "corrupt.dcm" in rows["corrupt.dcm"]["error"]
     assert "empty.png" not in rows
     assert rows["named.png"]["status"] == "error" and "empty" in rows["named.png"]["error"]
-    result = json.loads((out / f"{good.stem}.json").read_text())
+    stem = rows[good.name]["stem"]
+    assert stem == "films__sample_ap"  # the path below the inputs' common folder
+    result = json.loads((out / f"{stem}.json").read_text())
     assert result["schema"] == "spine-geometry/1"
-    assert (out / f"{good.stem}_overlay.png").exists()
+    assert (out / f"{stem}_overlay.png").exists()
     assert not list(out.glob("corrupt*")) and not list(out.glob("empty*"))
     assert not list(out.glob(".*.tmp"))  # nothing half-written
 

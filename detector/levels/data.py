@@ -218,7 +218,8 @@ def film_age_sex(ann) -> tuple[float | None, str | None]:
 
 def build_chains(annotations, find_spine, cfg: CropConfig, progress: bool = False) -> list[ChainSample]:
     """Chain samples of annotated films: ``find_spine(pixels, view) -> Spine`` (the detector and its priors)
-    gives the chain, the annotation the labels. Films whose chain is empty are skipped."""
+    gives the chain, the annotation the labels. Where the detector finds no chain (an untrained detector, a film
+    it cannot read), the true vertebrae stand in for it, so that every film teaches something."""
     from tqdm import tqdm
 
     from pipeline.radiograph import read_radiograph
@@ -228,6 +229,8 @@ def build_chains(annotations, find_spine, cfg: CropConfig, progress: bool = Fals
         pixels = read_radiograph(ann.image).pixels
         view = "LAT" if ann.spine.view == "LAT" else "AP"
         found = find_spine(pixels, view)
+        if len(found) == 0:
+            found = ann.spine.with_(vertebrae=tuple(v.with_(level=None, corners=None, mask=None, score=1.0) for v in ann.spine.vertebrae))
         if len(found) == 0:
             continue
         age, sex = film_age_sex(ann)

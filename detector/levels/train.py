@@ -133,7 +133,8 @@ class ChainDataModule(L.LightningDataModule):
 def split_calibration(samples: list[ChainSample], fraction: float) -> tuple[list[ChainSample], list[ChainSample]]:
     """(fit, calibration) by patient: a fixed hash of the patient key puts ``fraction`` of patients aside."""
     aside = [zlib.crc32(s.patient.encode()) % 1000 < fraction * 1000 for s in samples]
-    return [s for s, a in zip(samples, aside) if not a], [s for s, a in zip(samples, aside) if a]
+    fit_set, calibration = [s for s, a in zip(samples, aside) if not a], [s for s, a in zip(samples, aside) if a]
+    return (fit_set, calibration) if fit_set else (calibration, [])
 
 
 @torch.no_grad()

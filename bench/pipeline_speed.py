@@ -19,18 +19,17 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import pipeline  # noqa: E402,F401
-from pipeline.measures import measure_spine  # noqa: E402
+from pipeline.lib.measures import measure_spine  # noqa: E402
+from pipeline.lib.priors import apply_priors  # noqa: E402
+from pipeline.lib.radiograph import read_radiograph  # noqa: E402
 from pipeline.models import ModelSet  # noqa: E402
-from pipeline.priors import apply_priors  # noqa: E402
-from pipeline.radiograph import read_radiograph  # noqa: E402
 
 
 def films(args) -> list[np.ndarray]:
     if args.real:
         paths = sorted(p for p in Path(args.real).iterdir() if p.suffix.lower() in (".jpg", ".png", ".dcm"))[: args.films]
         return [read_radiograph(p).pixels for p in paths]
-    from pipeline.phantom import PhantomSpec, make_phantom
+    from pipeline.lib.phantom import PhantomSpec, make_phantom
 
     return [make_phantom(PhantomSpec(seed=900 + k, height_px=2400)).image for k in range(args.films)]
 
@@ -63,6 +62,9 @@ def time_film(models: ModelSet, pixels: np.ndarray) -> dict:
 
 
 def main() -> int:
+    from pipeline.lib.offline import configure
+
+    configure()
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument("--models", help="model set (default: the shipped model)")
     parser.add_argument("--films", type=int, default=5, help="films to time (default 5)")
@@ -78,10 +80,15 @@ def main() -> int:
     rows = [time_film(models, img) for img in images]
     keys = ("detect", "priors", "levels", "segment", "corners", "measure", "total")
     report = {
-        "machine": f"{platform.processor() or platform.machine()}, {__import__('os').cpu_count()} cores", "device": args.device,
-        "films": len(rows), "source": args.real or "phantoms 2400 px tall", "models_load_s": load_s,
+        "machine": f"{platform.processor() or platform.machine()}, {__import__('os').cpu_count()} cores",
+        "device": args.device,
+        "films": len(rows),
+        "source": args.real or "phantoms 2400 px tall",
+        "models_load_s": load_s,
         "mean_s": {k: float(np.mean([r[k] for r in rows])) for k in keys},
-        "ms_per_vertebra": {k: 1000 * float(np.sum([r[k] for r in rows]) / max(1, np.sum([r["vertebrae"] for r in rows]))) for k in ("segment", "corners")},
+        "ms_per_vertebra": {
+            k: 1000 * float(np.sum([r[k] for r in rows]) / max(1, np.sum([r["vertebrae"] for r in rows]))) for k in ("segment", "corners")
+        },
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
     if args.device.startswith("cuda"):

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from pipeline.config import ConfigError
-from pipeline.datasets.sources import DataConfig
-from pipeline.priors import PriorsConfig
+from pipeline.lib.config import ConfigError
+from pipeline.lib.datasets.sources import DataConfig
+from pipeline.lib.priors import PriorsConfig
 
 # Median size of the Roboflow boxes over tight boxes from AASCE corners, measured on the 436 films both sets
 # share (6,499 matched boxes): width x1.185, height x1.271. 'shrink' divides them out about the box centre.
@@ -20,7 +20,7 @@ class ModelConfig:
     resized to, px. classes: one 'vertebra' class, or one class per level of ``priors.expected_levels``."""
 
     arch: str = "yolo11n.yaml"
-    imgsz: int = 640
+    imgsz: int = 512
     classes: Literal["single", "per_level"] = "single"
 
     def validate(self) -> None:
@@ -33,7 +33,7 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = 40
+    epochs: int = 30
     batch: int = 16
     patience: int = 15
     lr0: float = 0.01
@@ -76,7 +76,7 @@ class PredictConfig:
 class DetectorConfig:
     name: str = "detector"
     output: str = "runs"
-    data: DataConfig = field(default_factory=DataConfig)
+    data: DataConfig = field(default_factory=lambda: DataConfig(phantoms=60))
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     export: ExportConfig = field(default_factory=ExportConfig)

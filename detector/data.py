@@ -17,9 +17,10 @@ import cv2
 import numpy as np
 
 from detector.config import ROBOFLOW_BOX_SCALE, DetectorConfig
-from pipeline.datasets.annotation import Annotation
-from pipeline.geometry import Box
-from pipeline.radiograph import read_radiograph
+from pipeline.lib.datasets.annotation import Annotation
+from pipeline.lib.datasets.sources import aasce_annotations, aasce_split, phantom_annotations, roboflow_annotations, seed_annotations
+from pipeline.lib.geometry import Box
+from pipeline.lib.radiograph import read_radiograph
 
 
 def class_names(cfg: DetectorConfig) -> list[str]:
@@ -87,3 +88,23 @@ def export_dataset(train: Sequence[Annotation], val: Sequence[Annotation], cfg: 
     (root / "counts.json").write_text(json.dumps(counts))
     data_yaml.write_text(text)
     return data_yaml
+
+def detector_sets(cfg: DetectorConfig) -> tuple[list[Annotation], list[Annotation], dict]:
+    """(train, val, description): AASCE by the saved patient split, Roboflow (never a validation patient, never a
+    challenge film), phantoms and seed-format films for training. Without real data, held-out phantoms validate."""
+    aasce = aasce_annotations(cfg.data)
+    split = aasce_split(cfg.data) if aasce else None
+    a_train, a_val = split.apply(aasce) if split else ([], [])
+    roboflow = [a for a in roboflow_annotations(cfg.data, split) if cfg.export.roboflow_boxes != "drop"]
+    phantoms = phantom_annotations(cfg.data)
+    train = a_train + roboflow + phantoms + seed_annotations(cfg.data)
+    val = a_val or phantom_annotations(cfg.data, count=max(2, cfg.data.phantoms // 5), seed_offset=100_000)
+    if cfg.train.max_train_images:
+        train = train[:: max(1, len(train) // cfg.train.max_train_images)][: cfg.train.max_train_images]
+    if cfg.train.max_val_images:
+        val = val[: cfg.train.max_val_images]
+    described = {"train": {"aasce": len(a_train), "roboflow": len(roboflow), "phantoms": len(phantoms), "total": len(train)},
+                 "val": {"source": "aasce patient split" if a_val else "held-out phantoms", "films": len(val)},
+                 "split_file": cfg.data.split_file, "label_policy": cfg.data.label_policy,
+                 "roboflow_boxes": cfg.export.roboflow_boxes}
+    return train, val, described

@@ -12,8 +12,6 @@ Roboflow reference boxes (loose) are shrunk to tight-box scale first.
 
 from __future__ import annotations
 
-import pipeline  # noqa: F401
-
 import argparse
 import json
 import sys
@@ -22,11 +20,11 @@ from typing import Sequence
 import numpy as np
 
 from detector.config import ROBOFLOW_BOX_SCALE
-from pipeline.datasets.annotation import Annotation
-from pipeline.geometry import Box, Spine
-from pipeline.metrics import ap_50_95, average_precision, match_boxes
-from pipeline.priors import Detection, PriorsConfig, apply_priors, name_levels
-from pipeline.radiograph import read_radiograph
+from pipeline.lib.datasets.annotation import Annotation
+from pipeline.lib.geometry import Box, Spine
+from pipeline.lib.metrics import ap_50_95, average_precision, match_boxes
+from pipeline.lib.priors import Detection, PriorsConfig, apply_priors, name_levels
+from pipeline.lib.radiograph import read_radiograph
 
 
 def reference_spine(ann: Annotation, expected: Sequence[str]) -> Spine:
@@ -55,7 +53,7 @@ def naming_correct(found: Spine, truth: Spine, expected: Sequence[str], iou: flo
 
 
 def _before_priors(detections: list[Detection], cfg: PriorsConfig, conf: float) -> Spine:
-    from pipeline.geometry import Vertebra
+    from pipeline.lib.geometry import Vertebra
 
     kept = sorted((d for d in detections if d.score >= conf), key=lambda d: d.box.center[1])
     names, _ = name_levels([d.score for d in kept], cfg) if kept else ([], [])
@@ -106,18 +104,28 @@ def evaluate_detector(detector, annotations: Sequence[Annotation], priors: Prior
 
 
 def main(argv: list[str] | None = None) -> int:
+    from pipeline.lib.offline import configure
+
+    configure()
     from detector.config import DetectorConfig
+    from detector.data import detector_sets
     from detector.predict import Detector
-    from detector.train import detector_sets
-    from pipeline import config as configlib
-    from pipeline.datasets.sources import challenge_annotations
-    from pipeline.files import atomic_write_json
+    from pipeline.lib import config as configlib
+    from pipeline.lib.datasets.sources import challenge_annotations
+    from pipeline.lib.files import atomic_write_json
 
     parser = argparse.ArgumentParser(prog="python -m detector.evaluate", description="Detector figures on a validation set.")
     parser.add_argument("--models", required=True, help="detector model folder")
-    parser.add_argument("--on", default="val", choices=["val", "challenge"], help="AASCE patient-split validation films, or the 98 full-length challenge films")
+    parser.add_argument(
+        "--on",
+        default="val",
+        choices=["val", "challenge"],
+        help="AASCE patient-split validation films, or the 98 full-length challenge films",
+    )
     parser.add_argument("--levels", help="a level identifier model folder: also score the chain it names")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a key of the model's config, e.g. priors.enabled=false")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="override a key of the model's config, e.g. priors.enabled=false"
+    )
     parser.add_argument("--out", help="write the figures to this JSON file")
     args = parser.parse_args(argv)
     cfg = configlib.load(DetectorConfig, f"{args.models}/config.yaml", args.set)

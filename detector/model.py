@@ -8,8 +8,6 @@ ultralytics' restricted loading (``ULTRALYTICS_SAFE_LOAD``), which resolves the 
 
 from __future__ import annotations
 
-import pipeline  # noqa: F401  (offline switches before ultralytics is imported)
-
 import copy
 import re
 
@@ -53,6 +51,9 @@ def check_model_yaml(model_yaml: dict) -> dict:
 def build_network(model_yaml: dict | str, nc: int):
     """An ultralytics DetectionModel with a 1-channel stem and ``nc`` classes, randomly initialised. A dict (a model
     folder's yaml) is checked first (:func:`check_model_yaml`); a string names a yaml shipped with ultralytics."""
+    from pipeline.lib.offline import configure
+
+    configure()
     from ultralytics.nn import tasks
 
     cfg = copy.deepcopy(check_model_yaml(model_yaml)) if isinstance(model_yaml, dict) else model_yaml
@@ -67,6 +68,9 @@ def build_network(model_yaml: dict | str, nc: int):
 
 def trainer_model(arch: str):
     """The ultralytics YOLO wrapper that drives training, built from ``arch`` (a yaml name; nothing downloaded)."""
+    from pipeline.lib.offline import configure
+
+    configure()
     from ultralytics import YOLO
 
     return YOLO(arch, task="detect")

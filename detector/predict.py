@@ -16,10 +16,10 @@ import torch
 import yaml
 
 from detector.model import build_network, raw_outputs
-from pipeline.crop import Crop
-from pipeline.geometry import Box, Spine, level_range
-from pipeline.modelfolder import load_state, read_meta
-from pipeline.priors import Detection, PriorsConfig, apply_priors
+from pipeline.lib.crop import Crop
+from pipeline.lib.geometry import Box, Spine, level_range
+from pipeline.lib.modelfolder import load_state, read_meta
+from pipeline.lib.priors import Detection, PriorsConfig, apply_priors
 
 PAD_VALUE = 114 / 255  # ultralytics' letterbox grey
 STRIDE = 32
@@ -39,6 +39,9 @@ def prepare(pixels: np.ndarray, imgsz: int) -> tuple[torch.Tensor, float]:
 
 def decode(raw: torch.Tensor, scale: float, conf: float, iou: float, max_det: int, levels: tuple[str, ...] = ()) -> list[Detection]:
     """Raw outputs of one film -> detections in original px (per-level probabilities when the model has levels)."""
+    from pipeline.lib.offline import configure
+
+    configure()
     from ultralytics.utils.nms import non_max_suppression
 
     nc = raw.shape[1] - 4
@@ -170,7 +173,7 @@ def spine_finder(folder: str | Path, device: str = "cpu", levels: str | Path | N
     """A :class:`SpineFinder` from a detector model folder alone (its network, decoding settings and the priors of
     its own config), with the level identifier of ``levels`` when given: ``finder(pixels, view) -> Spine``."""
     from detector.config import DetectorConfig
-    from pipeline import config as configlib
+    from pipeline.lib import config as configlib
 
     cfg = configlib.load(DetectorConfig, Path(folder) / "config.yaml")
     detector = Detector.load(folder, device).with_predict(cfg.predict)

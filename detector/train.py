@@ -7,8 +7,6 @@ last checkpoint.
 
 from __future__ import annotations
 
-import pipeline  # noqa: F401  (offline switches first)
-
 import sys
 from pathlib import Path
 
@@ -16,34 +14,11 @@ import torch
 import yaml
 
 from detector.config import DetectorConfig
-from detector.data import class_names, export_dataset
+from detector.data import class_names, detector_sets, export_dataset
 from detector.model import trainer_model
-from pipeline import config as configlib
-from pipeline.datasets.annotation import Annotation
-from pipeline.datasets.sources import aasce_annotations, aasce_split, phantom_annotations, roboflow_annotations, seed_annotations
-from pipeline.modelfolder import save_model_folder
-from pipeline.training import TrainResult, stage_main
-
-
-def detector_sets(cfg: DetectorConfig) -> tuple[list[Annotation], list[Annotation], dict]:
-    """(train, val, description): AASCE by the saved patient split, Roboflow (never a validation patient, never a
-    challenge film), phantoms and seed-format films for training. Without real data, held-out phantoms validate."""
-    aasce = aasce_annotations(cfg.data)
-    split = aasce_split(cfg.data) if aasce else None
-    a_train, a_val = split.apply(aasce) if split else ([], [])
-    roboflow = [a for a in roboflow_annotations(cfg.data, split) if cfg.export.roboflow_boxes != "drop"]
-    phantoms = phantom_annotations(cfg.data)
-    train = a_train + roboflow + phantoms + seed_annotations(cfg.data)
-    val = a_val or phantom_annotations(cfg.data, count=max(2, cfg.data.phantoms // 5), seed_offset=100_000)
-    if cfg.train.max_train_images:
-        train = train[:: max(1, len(train) // cfg.train.max_train_images)][: cfg.train.max_train_images]
-    if cfg.train.max_val_images:
-        val = val[: cfg.train.max_val_images]
-    described = {"train": {"aasce": len(a_train), "roboflow": len(roboflow), "phantoms": len(phantoms), "total": len(train)},
-                 "val": {"source": "aasce patient split" if a_val else "held-out phantoms", "films": len(val)},
-                 "split_file": cfg.data.split_file, "label_policy": cfg.data.label_policy,
-                 "roboflow_boxes": cfg.export.roboflow_boxes}
-    return train, val, described
+from pipeline.lib import config as configlib
+from pipeline.lib.modelfolder import save_model_folder
+from pipeline.lib.training import TrainResult, stage_main
 
 
 def _ultralytics_args(cfg: DetectorConfig, data_yaml: Path, run_dir: Path) -> dict:
@@ -86,7 +61,7 @@ def write_model_folder(cfg: DetectorConfig, checkpoint: Path, folder: Path, desc
         "stage": "detector", "format": "spine-detector/1", "classes": class_names(cfg),
         "input": {"channels": 1, "imgsz": cfg.model.imgsz, "intensity": "grey in [0, 1], bone bright, 8-bit quantised",
                   "resize": "long side to imgsz, aspect kept, padded right/bottom to a multiple of 32 with 114/255"},
-        "output": "boxes xyxy in original image px, scores; levels named by pipeline.priors",
+        "output": "boxes xyxy in original image px, scores; levels named by pipeline.lib.priors",
         "predict": configlib.to_dict(cfg.predict),
         "trained_on": described,
     }
@@ -98,7 +73,7 @@ def write_model_folder(cfg: DetectorConfig, checkpoint: Path, folder: Path, desc
 def train(cfg: DetectorConfig) -> TrainResult:
     from detector.evaluate import evaluate_detector
     from detector.predict import Detector
-    from pipeline.modelfolder import update_meta
+    from pipeline.lib.modelfolder import update_meta
 
     run_dir = (Path(cfg.output) / cfg.name).resolve()
     train_set, val_set, described = detector_sets(cfg)
@@ -113,6 +88,9 @@ def train(cfg: DetectorConfig) -> TrainResult:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from pipeline.lib.offline import configure
+
+    configure()
     return stage_main(argv, "detector", "Train the vertebra detector.", DetectorConfig, train)
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from pipeline.augment import AugmentConfig
-from pipeline.boxjitter import BoxJitter
-from pipeline.config import ConfigError
-from pipeline.datasets.sources import DataConfig
-from pipeline.training import LightningTrainConfig
+from pipeline.lib.augment import AugmentConfig
+from pipeline.lib.boxjitter import BoxJitter
+from pipeline.lib.config import ConfigError
+from pipeline.lib.datasets.sources import DataConfig
+from pipeline.lib.training import LightningTrainConfig
 
 ENCODER_STEP = 32
 
@@ -18,7 +18,7 @@ ENCODER_STEP = 32
 class CropConfig:
     size: int = 128
     margin: float = 0.35
-    context: float = 0.35  # extra margin the training crop bank holds, room for moved boxes (pipeline.boxjitter)
+    context: float = 0.35  # extra margin the training crop bank holds, room for moved boxes (pipeline.lib.boxjitter)
 
     def validate(self) -> None:
         if self.size % ENCODER_STEP or self.size < ENCODER_STEP:
@@ -31,7 +31,7 @@ class ModelConfig:
     """head: 'regression' (pooled features -> 8 numbers) or 'heatmap' (4 maps, soft-argmax).
     mask_channel: feed the segmenter's mask of the centre vertebra as a second input channel."""
 
-    head: Literal["regression", "heatmap"] = "regression"
+    head: Literal["regression", "heatmap"] = "heatmap"
     encoder: str = "tu-tf_efficientnet_lite0"
     pretrained: Literal["none", "efficientnet_lite0"] = "efficientnet_lite0"
     mask_channel: bool = False
@@ -46,7 +46,7 @@ class ModelConfig:
 class PredictConfig:
     """Inference settings. flip: also run each crop mirrored and average (test-time flip); refine: passes that
     re-crop each vertebra around its own predicted corners and predict again (0: one pass on the given box);
-    chain: put a lone misplaced corner back in line with the neighbours (pipeline.consistency)."""
+    chain: put a lone misplaced corner back in line with the neighbours (pipeline.lib.consistency)."""
 
     flip: bool = False
     refine: int = 0
@@ -62,10 +62,10 @@ class KeypointsConfig:
     name: str = "keypoints"
     output: str = "runs"
     cache: str = "cache/crops"
-    data: DataConfig = field(default_factory=DataConfig)
+    data: DataConfig = field(default_factory=lambda: DataConfig(phantoms=60))
     crop: CropConfig = field(default_factory=CropConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     jitter: BoxJitter = field(default_factory=BoxJitter)
     predict: PredictConfig = field(default_factory=PredictConfig)
-    train: LightningTrainConfig = field(default_factory=LightningTrainConfig)
+    train: LightningTrainConfig = field(default_factory=lambda: LightningTrainConfig(epochs=15, crops_per_epoch=3200))

@@ -6,8 +6,6 @@ SMAPE and mean absolute error these corners give (T1-L5 films), on truth boxes o
 
 from __future__ import annotations
 
-import pipeline  # noqa: F401
-
 import argparse
 import json
 import sys
@@ -16,16 +14,16 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from pipeline.datasets.annotation import Annotation
-from pipeline.geometry import AASCE_LEVELS
-from pipeline.measures.aasce import aasce_cobb, cmae, smape
-from pipeline.metrics import corner_errors, corner_summary, pair_by_overlap
-from pipeline.radiograph import read_radiograph
+from pipeline.lib.datasets.annotation import Annotation
+from pipeline.lib.geometry import AASCE_LEVELS
+from pipeline.lib.measures.aasce import aasce_cobb, cmae, smape
+from pipeline.lib.metrics import corner_errors, corner_summary, pair_by_overlap
+from pipeline.lib.radiograph import read_radiograph
 
 
 def organiser_angles(data_cfg) -> dict | None:
     """The organisers' angles.csv by film name, when the AASCE folder is there."""
-    from pipeline.datasets.aasce import load_angles
+    from pipeline.lib.datasets.aasce import load_angles
 
     folder = data_cfg.root_path() / data_cfg.aasce
     return load_angles(folder) if folder.is_dir() else None
@@ -98,13 +96,18 @@ def evaluate_keypoints(model, films: Sequence[Annotation], find_spine: Callable 
 
 
 def main(argv: list[str] | None = None) -> int:
+    from pipeline.lib.offline import configure
+
+    configure()
     from keypoints.config import KeypointsConfig
     from keypoints.predict import CornerModel
-    from pipeline import config as configlib
-    from pipeline.datasets.sources import crop_stage_sets
-    from pipeline.files import atomic_write_json
+    from pipeline.lib import config as configlib
+    from pipeline.lib.datasets.sources import crop_stage_sets
+    from pipeline.lib.files import atomic_write_json
 
-    parser = argparse.ArgumentParser(prog="python -m keypoints.evaluate", description="Keypoint figures on the validation films (truth boxes).")
+    parser = argparse.ArgumentParser(
+        prog="python -m keypoints.evaluate", description="Keypoint figures on the validation films (truth boxes)."
+    )
     parser.add_argument("--models", required=True, help="keypoints model folder")
     parser.add_argument("--out", help="write the figures to this JSON file")
     args = parser.parse_args(argv)

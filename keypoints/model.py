@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pipeline  # noqa: F401
-
 import torch
 from torch import nn
 
@@ -12,7 +10,7 @@ from keypoints.config import ModelConfig
 
 def _load_pretrained(encoder: nn.Module, cfg: ModelConfig) -> None:
     if cfg.pretrained == "efficientnet_lite0":
-        from pipeline.pretrained import load_imagenet_lite0
+        from pipeline.lib.pretrained import load_imagenet_lite0
 
         load_imagenet_lite0(encoder)
 

@@ -17,12 +17,12 @@ import torch
 from keypoints.codec import make_codec
 from keypoints.config import KeypointsConfig
 from keypoints.model import build_model, model_input
-from pipeline import config as configlib
-from pipeline.consistency import consistent_corners
-from pipeline.crop import Crop
-from pipeline.geometry import FLIP_CORNERS, Box, Polygon
-from pipeline.masks import fit_quadrilateral, spine_axes
-from pipeline.modelfolder import load_state, read_meta
+from pipeline.lib import config as configlib
+from pipeline.lib.consistency import consistent_corners
+from pipeline.lib.crop import Crop
+from pipeline.lib.geometry import FLIP_CORNERS, Box, Polygon
+from pipeline.lib.masks import fit_quadrilateral, spine_axes
+from pipeline.lib.modelfolder import load_state, read_meta
 
 
 @dataclass
@@ -80,7 +80,9 @@ class CornerModel:
             images = torch.from_numpy(np.stack([c.extract(pixels) for c in chunk]).astype(np.float32))[:, None]
             masks = None
             if self.mask_channel:
-                masks = torch.from_numpy(np.stack([self._mask(c, outlines[start + k] if outlines else None) for k, c in enumerate(chunk)]))[:, None]
+                masks = torch.from_numpy(np.stack([self._mask(c, outlines[start + k] if outlines else None) for k, c in enumerate(chunk)]))[
+                    :, None
+                ]
             x = model_input(images.to(self.device), None if masks is None else masks.to(self.device))
             decoded = self._decode(x).cpu().numpy()
             out += [c.to_image(d) for c, d in zip(chunk, decoded)]
@@ -91,7 +93,7 @@ class CornerModel:
         if not self.flip:
             return self.codec.decode(self.network(x))
         both = self.codec.decode(self.network(torch.cat([x, x.flip(-1)])))
-        return (both[: len(x)] + unflip_corners(both[len(x):], self.size)) / 2
+        return (both[: len(x)] + unflip_corners(both[len(x) :], self.size)) / 2
 
     def _mask(self, crop: Crop, outline: Polygon | None) -> np.ndarray:
         if outline is None:

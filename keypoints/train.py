@@ -9,8 +9,6 @@ shrunk by a pixel or two, standing in for the segmenter's output.
 
 from __future__ import annotations
 
-import pipeline  # noqa: F401
-
 import sys
 from pathlib import Path
 
@@ -21,11 +19,10 @@ import torch.nn.functional as F
 from keypoints.codec import make_codec
 from keypoints.config import KeypointsConfig
 from keypoints.model import build_model, model_input
-from pipeline import config as configlib
-from pipeline.cropdata import CropDataModule
-from pipeline.datasets.sources import crop_stage_sets
-from pipeline.modelfolder import save_model_folder, update_meta
-from pipeline.training import TrainResult, best_state, fit, stage_main
+from pipeline.lib.cropdata import CropDataModule
+from pipeline.lib.datasets.sources import crop_stage_sets
+from pipeline.lib.modelfolder import save_model_folder, update_meta
+from pipeline.lib.training import TrainResult, best_state, fit, stage_main
 
 
 def jitter_masks(masks: torch.Tensor, max_px: int = 2) -> torch.Tensor:
@@ -102,7 +99,9 @@ def train(cfg: KeypointsConfig) -> TrainResult:
     if best is None:
         return TrainResult(None, {})
     folder = save_model_folder(run_dir / "model", best_state(best), cfg, meta_for(cfg, described))
-    metrics = evaluate_keypoints(CornerModel.load(folder), val_films, organisers=organiser_angles(cfg.data)) if not cfg.model.mask_channel else {}
+    metrics = (
+        evaluate_keypoints(CornerModel.load(folder), val_films, organisers=organiser_angles(cfg.data)) if not cfg.model.mask_channel else {}
+    )
     update_meta(folder, validation=metrics)
     return TrainResult(folder, metrics)
 

@@ -1,11 +1,7 @@
-"""Spine radiograph measurement: shared vocabulary, I/O, priors, measures and the end-to-end tools.
+"""Spine radiograph measurement: the tools (infer, measure, evaluate, train_all, ablate, review, node, demo) over
+the library in :mod:`pipeline.lib` (geometry, I/O, result schema, config, measures, metrics, phantoms, datasets).
 
-Importing this package first makes every third-party library work offline
-(see :mod:`pipeline.offline`); stage packages import it before ultralytics.
+Importing it changes nothing: each command's ``main()`` sets the libraries offline (:mod:`pipeline.lib.offline`).
 """
 
-from pipeline.offline import configure as _configure_offline
-
-_configure_offline()
-
-__version__ = "0.1.0"
+from pipeline.lib import __version__  # noqa: F401

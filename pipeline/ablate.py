@@ -23,63 +23,65 @@ adds those figures to finished arms (models found from the arm's record, its
 
 from __future__ import annotations
 
-import pipeline  # noqa: F401
-
 import argparse
 import json
 import sys
 from pathlib import Path
 
-from pipeline import config as configlib
-from pipeline.files import atomic_write_json, atomic_write_text
-from pipeline.models import DEFAULT_MODELS, REPO_ROOT
+from pipeline.lib import config as configlib
+from pipeline.lib.files import atomic_write_json, atomic_write_text
+from pipeline.lib.paths import DEFAULT_MODELS, REPO_ROOT
+from pipeline.stages import BY_NAME
 
 DEFAULT_DETECTOR = DEFAULT_MODELS / "detector"
 
-STAGE_CONFIGS = {
-    "detector": ("detector.config", "DetectorConfig", "configs/detector.yaml"),
-    "levels": ("detector.levels.config", "LevelsConfig", "configs/levels.yaml"),
-    "segmenter": ("segmenter.config", "SegmenterConfig", "configs/segmenter.yaml"),
-    "keypoints": ("keypoints.config", "KeypointsConfig", "configs/keypoints.yaml"),
-}
-TRAIN_MODULES = {"detector": "detector.train", "levels": "detector.levels.train", "segmenter": "segmenter.train",
-                 "keypoints": "keypoints.train"}
 NAMING = (("films all levels right", ("films_all_levels_correct",)), ("levels right", ("levels_correct",)),
           ("vertebrae named right", ("vertebrae_named_right",)))
 HEADLINE = {
-    "detector": [("AP50", ("AP50",)), ("AP50-95", ("AP50-95",)),
-                 ("levels right (after priors)", ("after_priors", "levels_correct")),
-                 ("films all levels right (after priors)", ("after_priors", "films_all_levels_correct")),
-                 ("recall@0.5 (after priors)", ("after_priors", "recall@0.5"))],
-    "levels": [*NAMING, *((f"{label} (full-length films)", ("challenge", *keys)) for label, keys in NAMING),
-               *((f"{label} (phantoms)", ("phantoms", *keys)) for label, keys in NAMING)],
-    "segmenter": [("Dice mean", ("dice_mean",)), ("IoU mean", ("iou_mean",)), ("Dice hidden part (phantoms)", ("phantoms", "dice_hidden_mean")),
-                  ("Dice on detector boxes", ("cascade", "dice_mean"))],
-    "keypoints": [("corner mean px", ("corners", "mean_px")), ("corner median px", ("corners", "median_px")),
-                  ("AASCE SMAPE %", ("cobb_aasce", "smape")), ("corner mean px on detector boxes", ("cascade", "corners", "mean_px")),
-                  ("AASCE SMAPE % on detector boxes", ("cascade", "cobb_aasce", "smape"))],
+    "detector": [
+        ("AP50", ("AP50",)),
+        ("AP50-95", ("AP50-95",)),
+        ("levels right (after priors)", ("after_priors", "levels_correct")),
+        ("films all levels right (after priors)", ("after_priors", "films_all_levels_correct")),
+        ("recall@0.5 (after priors)", ("after_priors", "recall@0.5")),
+    ],
+    "levels": [
+        *NAMING,
+        *((f"{label} (full-length films)", ("challenge", *keys)) for label, keys in NAMING),
+        *((f"{label} (phantoms)", ("phantoms", *keys)) for label, keys in NAMING),
+    ],
+    "segmenter": [
+        ("Dice mean", ("dice_mean",)),
+        ("IoU mean", ("iou_mean",)),
+        ("Dice hidden part (phantoms)", ("phantoms", "dice_hidden_mean")),
+        ("Dice on detector boxes", ("cascade", "dice_mean")),
+    ],
+    "keypoints": [
+        ("corner mean px", ("corners", "mean_px")),
+        ("corner median px", ("corners", "median_px")),
+        ("AASCE SMAPE %", ("cobb_aasce", "smape")),
+        ("corner mean px on detector boxes", ("cascade", "corners", "mean_px")),
+        ("AASCE SMAPE % on detector boxes", ("cascade", "cobb_aasce", "smape")),
+    ],
 }
 
 
 def stage_config_class(stage: str) -> type:
-    import importlib
-
-    module, name, _ = STAGE_CONFIGS[stage]
-    return getattr(importlib.import_module(module), name)
+    return BY_NAME[stage].config_class()
 
 
 def stage_config(stage: str, overrides: dict, sets: list[str]):
-    return configlib.load(stage_config_class(stage), STAGE_CONFIGS[stage][2], sets, overrides)
+    return configlib.load(stage_config_class(stage), REPO_ROOT / BY_NAME[stage].yaml, sets, overrides)
 
 
 def _evaluate_only(stage: str, cfg, folder: str) -> dict:
     """Re-evaluate an existing model with the overridden settings (no training): priors, corner method."""
-    from pipeline.datasets.sources import challenge_annotations
+    from pipeline.lib.datasets.sources import challenge_annotations
 
     if stage == "detector":
+        from detector.data import detector_sets
         from detector.evaluate import evaluate_detector
         from detector.predict import Detector
-        from detector.train import detector_sets
 
         films = detector_sets(cfg)[1] if cfg.name != "detector__challenge" else challenge_annotations(cfg.data)
         return evaluate_detector(Detector.load(folder).with_predict(cfg.predict), films, cfg.priors)
@@ -97,19 +99,19 @@ def _evaluate_only(stage: str, cfg, folder: str) -> dict:
 
 
 def _stage_of(folder: str | Path) -> str | None:
-    from pipeline.modelfolder import read_meta
+    from pipeline.lib.modelfolder import read_meta
 
     return read_meta(folder).get("stage") if (Path(folder) / "meta.json").exists() else None
 
 
 def _segmenter_figures(cfg, folder: str | Path) -> dict:
     """A segmenter's Dice on the validation films (true boxes) with ``cfg``'s inference settings, and on phantoms."""
-    from pipeline.datasets.sources import crop_stage_sets
+    from pipeline.lib.datasets.sources import crop_stage_sets
     from segmenter.evaluate import evaluate_segmenter
-    from segmenter.predict import Segmenter
+    from segmenter.predict import load_segmenter
 
     films = crop_stage_sets(cfg.data, max_val=cfg.train.max_val_films)[1]
-    return {**evaluate_segmenter(Segmenter.load(folder).with_predict(cfg.predict), films), "phantoms": _phantom_figures(cfg, folder)}
+    return {**evaluate_segmenter(load_segmenter(folder).with_predict(cfg.predict), films), "phantoms": _phantom_figures(cfg, folder)}
 
 
 def _naming_figures(cfg, folder: str | Path | None) -> dict:
@@ -118,37 +120,40 @@ def _naming_figures(cfg, folder: str | Path | None) -> dict:
     from detector.levels.evaluate import evaluate_naming
     from detector.levels.predict import LevelIdentifier
     from detector.predict import spine_finder
-    from pipeline.datasets.sources import DataConfig, challenge_annotations, crop_stage_sets, phantom_annotations
+    from pipeline.lib.datasets.sources import DataConfig, challenge_annotations, crop_stage_sets, phantom_annotations
 
     finder = spine_finder(cfg.data.repo_path(cfg.detector))
     if folder is not None:
         finder.levels = LevelIdentifier.load(folder).with_settings(cfg.decode, cfg.crop.extend)
     phantoms = phantom_annotations(DataConfig(phantoms=40, phantom_dir=cfg.data.phantom_dir), seed_offset=300_000)
-    return {**evaluate_naming(finder, crop_stage_sets(cfg.data, max_val=cfg.train.max_val_films)[1]),
-            "challenge": evaluate_naming(finder, challenge_annotations(cfg.data)), "phantoms": evaluate_naming(finder, phantoms)}
+    return {
+        **evaluate_naming(finder, crop_stage_sets(cfg.data, max_val=cfg.train.max_val_films)[1]),
+        "challenge": evaluate_naming(finder, challenge_annotations(cfg.data)),
+        "phantoms": evaluate_naming(finder, phantoms),
+    }
 
 
 def _keypoint_figures(cfg, corners, segmenter_folder: str | None, find_spine=None) -> dict:
     """Keypoint figures of ``corners`` on the truth boxes or on ``find_spine``'s, fed a segmenter's outlines when
     named (the mask-fit baseline, or a head's mask channel: the stage alone cannot make them)."""
     from keypoints.evaluate import evaluate_keypoints, organiser_angles
-    from pipeline.datasets.sources import crop_stage_sets
-    from segmenter.predict import Segmenter
+    from pipeline.lib.datasets.sources import crop_stage_sets
+    from segmenter.predict import load_segmenter
 
     films = crop_stage_sets(cfg.data, max_val=cfg.train.max_val_films)[1]
-    outlines = Segmenter.load(segmenter_folder).outlines if segmenter_folder else None
+    outlines = load_segmenter(segmenter_folder).outlines if segmenter_folder else None
     return evaluate_keypoints(corners, films, find_spine=find_spine, outlines_fn=outlines, organisers=organiser_angles(cfg.data))
 
 
 def _phantom_figures(cfg, folder: Path) -> dict:
     """Visible- and hidden-part Dice on held-out phantoms (seeds 200000+; a third as many as were trained on, 20 by
     default), the only films with amodal truth."""
-    from pipeline.datasets.sources import phantom_annotations
+    from pipeline.lib.datasets.sources import phantom_annotations
     from segmenter.evaluate import evaluate_segmenter
-    from segmenter.predict import Segmenter
+    from segmenter.predict import load_segmenter
 
     films = phantom_annotations(cfg.data, count=max(2, cfg.data.phantoms // 3), seed_offset=200_000)
-    return evaluate_segmenter(Segmenter.load(folder).with_predict(cfg.predict), films)
+    return evaluate_segmenter(load_segmenter(folder).with_predict(cfg.predict), films)
 
 
 CASCADE_STAGES = ("segmenter", "keypoints")
@@ -162,12 +167,12 @@ def _cascade_figures(stage: str, cfg, model: Path | None, segmenter: str | None,
 
     finder = finder or spine_finder(detector)
     if stage == "segmenter":
-        from pipeline.datasets.sources import crop_stage_sets
+        from pipeline.lib.datasets.sources import crop_stage_sets
         from segmenter.evaluate import evaluate_segmenter
-        from segmenter.predict import Segmenter
+        from segmenter.predict import load_segmenter
 
         films = crop_stage_sets(cfg.data, max_val=cfg.train.max_val_films)[1]
-        figures = evaluate_segmenter(Segmenter.load(model).with_predict(cfg.predict), films, finder)
+        figures = evaluate_segmenter(load_segmenter(model).with_predict(cfg.predict), films, finder)
     else:
         from keypoints.predict import CornerModel, MaskFitCorners
 
@@ -203,8 +208,11 @@ def rescore(runs: str | Path, detector: str | Path, arms: list[str] | None = Non
         model, segmenter = _arm_inputs(record, path.parent, spec)
         if model is None and segmenter is None:
             continue
-        cfg = (configlib.load(stage_config_class(record["stage"]), model / "config.yaml") if model is not None
-               else stage_config(record["stage"], {}, []))
+        cfg = (
+            configlib.load(stage_config_class(record["stage"]), model / "config.yaml")
+            if model is not None
+            else stage_config(record["stage"], {}, [])
+        )
         finder = finder or spine_finder(detector)  # the detector is loaded once for all arms
         record["figures"]["cascade"] = _cascade_figures(record["stage"], cfg, model, segmenter, detector, finder)
         atomic_write_json(path, record)
@@ -217,15 +225,17 @@ def run_ablation(path: str | Path, sets: list[str], runs: str | Path = "runs/abl
 
     spec = configlib.read_yaml(path)
     unknown = set(spec) - {"stage", "description", "overrides", "evaluate_only", "segmenter"}
-    if unknown or spec.get("stage") not in STAGE_CONFIGS:
-        raise configlib.ConfigError(f"{path}: needs 'stage' (one of {', '.join(STAGE_CONFIGS)}), 'description', 'overrides'; unknown: {sorted(unknown)}")
+    if unknown or spec.get("stage") not in BY_NAME:
+        raise configlib.ConfigError(
+            f"{path}: needs 'stage' (one of {', '.join(BY_NAME)}), 'description', 'overrides'; unknown: {sorted(unknown)}"
+        )
     stem = Path(path).stem
     run_sets = [f"name={stem}", f"output={runs}"] + list(sets)
     cfg = stage_config(spec["stage"], spec.get("overrides") or {}, run_sets)
     if spec.get("evaluate_only"):
         figures = _evaluate_only(spec["stage"], cfg, spec["evaluate_only"])
     else:
-        result = importlib.import_module(TRAIN_MODULES[spec["stage"]]).train(cfg)
+        result = importlib.import_module(BY_NAME[spec["stage"]].train).train(cfg)
         figures = _naming_figures(cfg, result.folder) if spec["stage"] == "levels" else result.metrics
         if spec.get("segmenter"):
             from keypoints.predict import CornerModel
@@ -238,8 +248,14 @@ def run_ablation(path: str | Path, sets: list[str], runs: str | Path = "runs/abl
     segmenter = _feeding_segmenter(spec)
     if detector and spec["stage"] in CASCADE_STAGES and (Path(detector) / "meta.json").exists():
         figures["cascade"] = _cascade_figures(spec["stage"], cfg, model, segmenter, detector)
-    record = {"ablation": stem, "stage": spec["stage"], "description": spec.get("description", ""), "figures": figures,
-              "model": str(model) if model else None, "segmenter": segmenter}
+    record = {
+        "ablation": stem,
+        "stage": spec["stage"],
+        "description": spec.get("description", ""),
+        "figures": figures,
+        "model": str(model) if model else None,
+        "segmenter": segmenter,
+    }
     atomic_write_json(Path(runs) / stem / "figures.json", record)
     return record
 
@@ -255,8 +271,11 @@ def collect(runs: str | Path = "runs/ablations") -> str:
     rows = ["| ablation | stage | what changes | figures |", "|---|---|---|---|"]
     for path in sorted(Path(runs).glob("*/figures.json")):
         record = json.loads(path.read_text())
-        cells = [f"{label} {value:.3f}" if isinstance(value, float) else f"{label} {value}"
-                 for label, keys in HEADLINE[record["stage"]] if (value := _pick(record["figures"], keys)) is not None]
+        cells = [
+            f"{label} {value:.3f}" if isinstance(value, float) else f"{label} {value}"
+            for label, keys in HEADLINE[record["stage"]]
+            if (value := _pick(record["figures"], keys)) is not None
+        ]
         rows.append(f"| {record['ablation']} | {record['stage']} | {record['description']} | {'; '.join(cells)} |")
     table = "\n".join(rows) + "\n"
     atomic_write_text(Path(runs) / "results.md", table)
@@ -264,13 +283,22 @@ def collect(runs: str | Path = "runs/ablations") -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pipeline.ablate", description="Run one ablation override file, or collect all results.")
+    from pipeline.lib.offline import configure
+
+    configure()
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline.ablate", description="Run one ablation override file, or collect all results."
+    )
     parser.add_argument("override", nargs="?", help="configs/ablations/<stage>__<name>.yaml")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="extra stage key override (repeatable)")
     parser.add_argument("--runs", default="runs/ablations", help="folder of ablation runs (default runs/ablations)")
     parser.add_argument("--collect", action="store_true", help="print and write the table of all finished ablations")
-    parser.add_argument("--detector", default=str(DEFAULT_DETECTOR), help="detector model folder whose boxes segmenter arms are also scored on")
-    parser.add_argument("--rescore", nargs="*", metavar="ARM", help="score finished segmenter and keypoint arms (all, or those named) on --detector's boxes")
+    parser.add_argument(
+        "--detector", default=str(DEFAULT_DETECTOR), help="detector model folder whose boxes segmenter arms are also scored on"
+    )
+    parser.add_argument(
+        "--rescore", nargs="*", metavar="ARM", help="score finished segmenter and keypoint arms (all, or those named) on --detector's boxes"
+    )
     args = parser.parse_args(argv)
     if args.rescore is not None:
         print("rescored:", ", ".join(rescore(args.runs, args.detector, args.rescore)) or "none")

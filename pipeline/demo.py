@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from pipeline.phantom import PhantomSpec, make_phantom, write_phantom
+from pipeline.lib.phantom import PhantomSpec, make_phantom, write_phantom
 
 
 def make_sample(out: Path, view: str = "AP", seed: int = 7) -> Path:
@@ -22,6 +22,9 @@ def make_sample(out: Path, view: str = "AP", seed: int = 7) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from pipeline.lib.offline import configure
+
+    configure()
     parser = argparse.ArgumentParser(prog="python -m pipeline.demo", description=__doc__.strip().splitlines()[0])
     parser.add_argument("--out", default="demo_out", help="folder for the sample film (default demo_out)")
     parser.add_argument("--view", default="ap", choices=["ap", "lat"], help="frontal (ap) or lateral (lat) film")

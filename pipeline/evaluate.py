@@ -14,8 +14,6 @@ protocol (SMAPE, mean absolute error) and by the clinical method.
 
 from __future__ import annotations
 
-import pipeline  # noqa: F401
-
 import argparse
 import hashlib
 import json
@@ -25,18 +23,18 @@ from typing import Sequence
 
 import numpy as np
 
-from pipeline.datasets.annotation import Annotation
-from pipeline.files import atomic_write_json, atomic_write_text
-from pipeline.geometry import Spine
-from pipeline.measures import cmae, measure_spine, smape
+from pipeline.lib.datasets.annotation import Annotation
+from pipeline.lib.files import atomic_write_json, atomic_write_text
+from pipeline.lib.geometry import Spine
+from pipeline.lib.measures import cmae, measure_spine, smape
+from pipeline.lib.radiograph import read_radiograph
 from pipeline.models import ModelSet
-from pipeline.radiograph import read_radiograph
 
 
 def load_films(data: str, fmt: str, split: str, reference: str | None = None) -> list[Annotation]:
     """Annotated films of a folder in one of the supported formats; AASCE films filtered by the saved split."""
-    from pipeline.datasets import load_aasce, load_challenge, load_phantom_folder, load_seed, load_yolo
-    from pipeline.datasets.sources import DataConfig, aasce_split
+    from pipeline.lib.datasets import load_aasce, load_challenge, load_phantom_folder, load_seed, load_yolo
+    from pipeline.lib.datasets.sources import DataConfig, aasce_split
 
     if fmt == "aasce":
         films = load_aasce(data, "repair", DataConfig().known_errors())
@@ -133,44 +131,66 @@ def markdown(report: dict) -> str:
         if when not in d:
             continue
         s = d[when]
-        lines.append(f"| detector | {when.replace('_', ' ')} | recall / precision @0.5 | {_fmt(s.get('recall@0.5'))} / {_fmt(s.get('precision@0.5'))} |")
+        name = when.replace("_", " ")
+        lines.append(f"| detector | {name} | recall / precision @0.5 | {_fmt(s.get('recall@0.5'))} / {_fmt(s.get('precision@0.5'))} |")
         lines.append(f"| detector | {when.replace('_', ' ')} | films with all levels right | {_fmt(s.get('films_all_levels_correct'))} |")
     naming = report.get("naming")
     if naming and naming.get("films_named"):
-        lines.append(f"| naming | cascade | films all right / levels right / paired vertebrae named right | "
-                     f"{_fmt(naming['films_all_levels_correct'])} / {_fmt(naming['levels_correct'])} / {_fmt(naming['vertebrae_named_right'])} |")
-        lines.append("| naming | cascade | films by shift of the chain (-2, -1, 0, +1, +2) | "
-                     + ", ".join(str(naming["shift_histogram"][k]) for k in ("-2", "-1", "0", "1", "2")) + " |")
+        lines.append(
+            f"| naming | cascade | films all right / levels right / paired vertebrae named right | "
+            f"{_fmt(naming['films_all_levels_correct'])} / {_fmt(naming['levels_correct'])} / {_fmt(naming['vertebrae_named_right'])} |"
+        )
+        lines.append(
+            "| naming | cascade | films by shift of the chain (-2, -1, 0, +1, +2) | "
+            + ", ".join(str(naming["shift_histogram"][k]) for k in ("-2", "-1", "0", "1", "2"))
+            + " |"
+        )
     for mode in ("oracle", "cascade"):
         seg = report.get("segmentation", {}).get(mode)
         if seg:
-            lines.append(f"| segmenter | {mode} boxes | Dice / IoU mean (vertebrae scored) | {_fmt(seg.get('dice_mean'))} / "
-                         f"{_fmt(seg.get('iou_mean'))} ({seg.get('vertebrae')} of {seg.get('vertebrae_total')}) |")
+            lines.append(
+                f"| segmenter | {mode} boxes | Dice / IoU mean (vertebrae scored) | {_fmt(seg.get('dice_mean'))} / "
+                f"{_fmt(seg.get('iou_mean'))} ({seg.get('vertebrae')} of {seg.get('vertebrae_total')}) |"
+            )
         kp = report.get("corners", {}).get(mode)
         if kp:
             c = kp["corners"]
-            lines.append(f"| corners | {mode} | mean / median px, OR20, OR40 | {_fmt(c['mean_px'], 1)} / {_fmt(c['median_px'], 1)}, {_fmt(c['or20'])}, {_fmt(c['or40'])} |")
+            figures = f"{_fmt(c['mean_px'], 1)} / {_fmt(c['median_px'], 1)}, {_fmt(c['or20'])}, {_fmt(c['or40'])}"
+            lines.append(f"| corners | {mode} | mean / median px, OR20, OR40 | {figures} |")
             if "cobb_aasce" in kp:
-                lines.append(f"| Cobb (AASCE, corners of the {kp['cobb_aasce']['films']} films with all 17 paired) | {mode} | "
-                             f"SMAPE % / MAE deg | {_fmt(kp['cobb_aasce']['smape'], 2)} / {_fmt(kp['cobb_aasce']['mae_deg'], 2)} |")
+                lines.append(
+                    f"| Cobb (AASCE, corners of the {kp['cobb_aasce']['films']} films with all 17 paired) | {mode} | "
+                    f"SMAPE % / MAE deg | {_fmt(kp['cobb_aasce']['smape'], 2)} / {_fmt(kp['cobb_aasce']['mae_deg'], 2)} |"
+                )
         cl = report.get("cobb_measured", {}).get(mode)
         if cl:
-            lines.append(f"| Cobb (clinical, as measured) | {mode} | major curve MAE / median deg | "
-                         f"{_fmt(cl['major_curve_mae_deg'], 2)} / {_fmt(cl['major_curve_median_deg'], 2)} |")
+            lines.append(
+                f"| Cobb (clinical, as measured) | {mode} | major curve MAE / median deg | "
+                f"{_fmt(cl['major_curve_mae_deg'], 2)} / {_fmt(cl['major_curve_median_deg'], 2)} |"
+            )
             if cl.get("aasce"):
-                lines.append(f"| Cobb (AASCE, as measured, all {cl['aasce']['films']} films) | {mode} | SMAPE % / MAE deg | "
-                             f"{_fmt(cl['aasce']['smape'], 2)} / {_fmt(cl['aasce']['mae_deg'], 2)} |")
+                lines.append(
+                    f"| Cobb (AASCE, as measured, all {cl['aasce']['films']} films) | {mode} | SMAPE % / MAE deg | "
+                    f"{_fmt(cl['aasce']['smape'], 2)} / {_fmt(cl['aasce']['mae_deg'], 2)} |"
+                )
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
-    from pipeline.datasets.aasce import load_angles
+    from pipeline.lib.offline import configure
+
+    configure()
+    from pipeline.lib.datasets.aasce import load_angles
 
     parser = argparse.ArgumentParser(prog="python -m pipeline.evaluate", description="Evaluate the pipeline on an annotated set.")
     parser.add_argument("--data", required=True, help="dataset folder (AASCE: the boostnet_labeldata folder)")
-    parser.add_argument("--format", required=True, choices=["aasce", "yolo", "seed", "phantom", "challenge"], help="annotation format of --data")
+    parser.add_argument(
+        "--format", required=True, choices=["aasce", "yolo", "seed", "phantom", "challenge"], help="annotation format of --data"
+    )
     parser.add_argument("--models", help="model set folder (default: the shipped model)")
-    parser.add_argument("--split", default="val", choices=["val", "train", "all"], help="AASCE: which side of the saved patient split (default val)")
+    parser.add_argument(
+        "--split", default="val", choices=["val", "train", "all"], help="AASCE: which side of the saved patient split (default val)"
+    )
     parser.add_argument("--reference", help="challenge format: the Roboflow export holding the challenge films' boxes")
     parser.add_argument("--device", default="cpu", help="torch device")
     parser.add_argument("--out", required=True, help="report path; REPORT.json and REPORT.md are written")

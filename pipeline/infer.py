@@ -5,7 +5,7 @@
 For each film: DIR/<stem>.json (spine-geometry/1), DIR/<stem>_overlay.png, and
 one row in DIR/summary.csv, appended as the film ends (an interrupted run keeps
 its rows). Folders are searched recursively; films are recognised by content;
-each input gets its own stem (:mod:`pipeline.inputs`). A file that cannot be read
+each input gets its own stem (:mod:`pipeline.lib.inputs`). A file that cannot be read
 gets a one-line error in the log and in summary.csv; the others go on; the exit
 status is 1 when any film failed, 2 for a problem with the run itself (nothing to
 process, --out, --models, --device: one line, no traceback), 130 on Ctrl-C.
@@ -13,8 +13,6 @@ Outputs are written atomically.
 """
 
 from __future__ import annotations
-
-import pipeline  # noqa: F401
 
 import argparse
 import logging
@@ -24,13 +22,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Iterable
 
-from pipeline.inputs import NothingToDo, expand_inputs, output_stems, printable
+from pipeline.lib.inputs import NothingToDo, expand_inputs, output_stems, printable
+from pipeline.lib.measures import MeasureOptions
+from pipeline.lib.radiograph import Radiograph, RadiographError, read_radiograph
+from pipeline.lib.result import ImageInfo, SpineResult, write_result
+from pipeline.lib.summary import FolderBusy, Summary, one_line
 from pipeline.measure import measure_result
-from pipeline.measures import MeasureOptions
 from pipeline.models import ModelSet
-from pipeline.radiograph import Radiograph, RadiographError, read_radiograph
-from pipeline.result import ImageInfo, SpineResult, write_result
-from pipeline.summary import FolderBusy, Summary, one_line
 
 log = logging.getLogger("pipeline.infer")
 SUMMARY_FIELDS = ("file", "stem", "status", "error", "view", "vertebrae", "inferred", "units", "cobb_major_deg", "cobb_major_levels",
@@ -72,19 +70,35 @@ def summary_row(path: Path, result: SpineResult | None, error: str | None, anony
     m = result.measurements
     major = (m.get("cobb") or [None])[0]
     return {
-        "file": file, "stem": stem, "status": "ok", "error": "", "view": result.image.view, "vertebrae": len(result.spine),
-        "inferred": sum(v.inferred for v in result.spine.vertebrae), "units": m.get("units"),
+        "file": file,
+        "stem": stem,
+        "status": "ok",
+        "error": "",
+        "view": result.image.view,
+        "vertebrae": len(result.spine),
+        "inferred": sum(v.inferred for v in result.spine.vertebrae),
+        "units": m.get("units"),
         "cobb_major_deg": f"{major['angle_deg']:.1f}" if major else "",
         "cobb_major_levels": f"{major['upper']}-{major['lower']}" if major else "",
         "aasce_cobb_deg": " ".join(f"{a:.1f}" for a in m.get("aasce_cobb_deg") or []),
-        **{k: (f"{m[k]:.1f}" if m.get(k) is not None else "") for k in ("lumbar_lordosis_deg", "thoracic_kyphosis_deg", "sacral_slope_deg")},
+        **{
+            k: (f"{m[k]:.1f}" if m.get(k) is not None else "") for k in ("lumbar_lordosis_deg", "thoracic_kyphosis_deg", "sacral_slope_deg")
+        },
         "warnings": " | ".join(result.warnings),
     }
 
 
-def process(path: Path, stem: str, out: Path, models: ModelSet, view: str | None, anterior: str | None,
-            anonymise: bool = False, dicom_out: Path | None = None) -> SpineResult:
-    from pipeline.overlay import write_overlay
+def process(
+    path: Path,
+    stem: str,
+    out: Path,
+    models: ModelSet,
+    view: str | None,
+    anterior: str | None,
+    anonymise: bool = False,
+    dicom_out: Path | None = None,
+) -> SpineResult:
+    from pipeline.lib.overlay import write_overlay
 
     film = read_radiograph(path)
     result = infer(film, models, view, anterior)
@@ -99,7 +113,7 @@ def process(path: Path, stem: str, out: Path, models: ModelSet, view: str | None
 def with_dicom_outputs(result: SpineResult, path: Path, folder: Path, models: ModelSet) -> SpineResult:
     """Write the SR, presentation state and segmentation of a DICOM film's result into ``folder``; a plain image
     gets a warning instead (DICOM output needs a DICOM input)."""
-    from pipeline.dicomout import DicomOutputError, write_dicom_outputs
+    from pipeline.lib.dicomout import DicomOutputError, write_dicom_outputs
 
     if len(result.spine) == 0:
         return result.with_(warnings=result.warnings + ("no DICOM output: no spine was found",))
@@ -111,8 +125,17 @@ def with_dicom_outputs(result: SpineResult, path: Path, folder: Path, models: Mo
     return result
 
 
-def run(inputs: Iterable[str], out: str | Path, models: ModelSet, view: str | None = None, anterior: str | None = None,
-        progress: bool = True, anonymise: bool = False, verbose: bool = False, dicom_out: str | Path | None = None) -> list[dict]:
+def run(
+    inputs: Iterable[str],
+    out: str | Path,
+    models: ModelSet,
+    view: str | None = None,
+    anterior: str | None = None,
+    progress: bool = True,
+    anonymise: bool = False,
+    verbose: bool = False,
+    dicom_out: str | Path | None = None,
+) -> list[dict]:
     """Process every input; returns the summary rows (also appended to out/summary.csv as each film ends).
     Raises NothingToDo when the inputs hold no film and FolderBusy when another run writes into ``out``."""
     from tqdm import tqdm
@@ -139,16 +162,30 @@ def run(inputs: Iterable[str], out: str | Path, models: ModelSet, view: str | No
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m pipeline.infer", description="Find, segment and measure every vertebra on spine films.")
-    parser.add_argument("inputs", nargs="*", metavar="INPUT", help="films (DICOM, PNG, JPG, TIFF), folders of films (searched recursively), or globs")
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline.infer", description="Find, segment and measure every vertebra on spine films."
+    )
+    parser.add_argument(
+        "inputs", nargs="*", metavar="INPUT", help="films (DICOM, PNG, JPG, TIFF), folders of films (searched recursively), or globs"
+    )
     parser.add_argument("--out", required=True, help="output folder: <stem>.json, <stem>_overlay.png, summary.csv")
     parser.add_argument("--models", help="model set folder (default: the shipped model, models/default)")
     parser.add_argument("--view", choices=["ap", "pa", "lat"], help="film view; default: the DICOM ViewPosition, else AP")
-    parser.add_argument("--anterior", choices=["left", "right"], help="lateral films: the image side the patient faces (default: inferred from the curves)")
+    parser.add_argument(
+        "--anterior", choices=["left", "right"], help="lateral films: the image side the patient faces (default: inferred from the curves)"
+    )
     parser.add_argument("--device", default="cpu", help="torch device: cpu (default), cuda, cuda:1, ...")
     parser.add_argument("--demo", action="store_true", help="also make a synthetic sample film in --out and measure it")
-    parser.add_argument("--dicom-out", metavar="DIR", help="also write, per DICOM film, a structured report, a presentation state and a segmentation into DIR/<stem>/")
-    parser.add_argument("--anonymise", action="store_true", help="outputs without identifying data: the input path reduced to the file name, age in whole years, no sex")
+    parser.add_argument(
+        "--dicom-out",
+        metavar="DIR",
+        help="also write, per DICOM film, a structured report, a presentation state and a segmentation into DIR/<stem>/",
+    )
+    parser.add_argument(
+        "--anonymise",
+        action="store_true",
+        help="outputs without identifying data: the input path reduced to the file name, age in whole years, no sex",
+    )
     parser.add_argument("--verbose", action="store_true", help="log library tracebacks of failed films")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
@@ -201,6 +238,9 @@ def load_models(folder: str | None, device: str) -> ModelSet:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from pipeline.lib.offline import configure
+
+    configure()
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     try:
@@ -224,8 +264,10 @@ def main(argv: list[str] | None = None) -> int:
     failed = [r for r in rows if r["status"] != "ok"]
     for row in rows:
         if row["status"] == "ok":
-            print(f"{row['file']}: {row['vertebrae']} vertebrae, major Cobb {row['cobb_major_deg'] or '-'} deg "
-                  f"({row['cobb_major_levels'] or '-'}), AASCE {row['aasce_cobb_deg'] or '-'}")
+            print(
+                f"{row['file']}: {row['vertebrae']} vertebrae, major Cobb {row['cobb_major_deg'] or '-'} deg "
+                f"({row['cobb_major_levels'] or '-'}), AASCE {row['aasce_cobb_deg'] or '-'}"
+            )
     print(f"{len(rows) - len(failed)} film(s) measured, {len(failed)} failed; results in {printable(args.out)}")
     return 1 if failed else 0
 

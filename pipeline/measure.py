@@ -8,10 +8,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from pipeline.files import atomic_write_json
-from pipeline.geometry import anatomical_order
-from pipeline.measures import MeasureOptions, compare, measure_spine
-from pipeline.result import SpineResult, read_result, to_dict
+from pipeline.lib.files import atomic_write_json
+from pipeline.lib.geometry import anatomical_order
+from pipeline.lib.measures import MeasureOptions, compare, measure_spine
+from pipeline.lib.result import SpineResult, read_result, to_dict
 
 MEASURE_PREFIX = "measure: "
 
@@ -46,7 +46,19 @@ def format_table(result: SpineResult) -> str:
     if m.get("per_vertebra"):
         lines.append("  level   h_ant  h_mid  h_post  h_left h_right  wedge  tilt  genant")
         for level, v in m["per_vertebra"].items():
-            cells = [_fmt(v[k]) for k in ("height_anterior", "height_middle", "height_posterior", "height_left", "height_right", "wedge_deg", "tilt_deg", "genant_grade")]
+            cells = [
+                _fmt(v[k])
+                for k in (
+                    "height_anterior",
+                    "height_middle",
+                    "height_posterior",
+                    "height_left",
+                    "height_right",
+                    "wedge_deg",
+                    "tilt_deg",
+                    "genant_grade",
+                )
+            ]
             lines.append(f"  {level:6s}" + "".join(f"{c:>7s}" for c in cells))
     if m.get("per_disc"):
         lines.append("  disc      angle  slip%  Meyerding")
@@ -57,7 +69,11 @@ def format_table(result: SpineResult) -> str:
 
 
 def format_comparison(diff: dict) -> str:
-    lines = [f"  {key:55s} {d['earlier']:9.2f} -> {d['later']:9.2f}  ({d['change']:+.2f})" for key, d in diff["differences"].items() if abs(d["change"]) > 1e-9]
+    lines = [
+        f"  {key:55s} {d['earlier']:9.2f} -> {d['later']:9.2f}  ({d['change']:+.2f})"
+        for key, d in diff["differences"].items()
+        if abs(d["change"]) > 1e-9
+    ]
     lines += [f"  FLAG: {flag}" for flag in diff["flags"]]
     return "\n".join(lines) if lines else "  no differences"
 
@@ -65,8 +81,16 @@ def format_comparison(diff: dict) -> str:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m pipeline.measure", description=__doc__.strip().splitlines()[0])
     parser.add_argument("result", help="a spine-geometry/1 JSON file (written by pipeline.infer, possibly edited by hand)")
-    parser.add_argument("--compare", metavar="OTHER", help="an earlier result of the same patient: print RESULT - OTHER for every measurement and flag Cobb changes >= 5 deg")
-    parser.add_argument("--out", metavar="OUT", help="write the re-measured result (and the comparison, if any) to this JSON file instead of printing a table")
+    parser.add_argument(
+        "--compare",
+        metavar="OTHER",
+        help="an earlier result of the same patient: print RESULT - OTHER for every measurement and flag Cobb changes >= 5 deg",
+    )
+    parser.add_argument(
+        "--out",
+        metavar="OUT",
+        help="write the re-measured result (and the comparison, if any) to this JSON file instead of printing a table",
+    )
     parser.add_argument("--min-curve-deg", type=float, default=5.0, help="smallest secondary Cobb curve to report (default 5)")
     return parser.parse_args(argv)
 

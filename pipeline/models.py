@@ -14,13 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from pipeline import config as configlib
-from pipeline.geometry import level_range
-from pipeline.modelfolder import read_meta
-from pipeline.priors import PriorsConfig
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_MODELS = REPO_ROOT / "models" / "default"
+from pipeline.lib import config as configlib
+from pipeline.lib.contracts import Corners, Detects, NamesLevels, Outlines
+from pipeline.lib.geometry import level_range
+from pipeline.lib.modelfolder import read_meta
+from pipeline.lib.paths import DEFAULT_MODELS
+from pipeline.lib.priors import PriorsConfig
 
 
 def _lateral_priors() -> PriorsConfig:
@@ -43,13 +42,16 @@ class InferenceOptions:
 
 @dataclass
 class ModelSet:
-    detector: object
-    segmenter: object
-    corners: object
+    """The stages of one model set, each typed by its role (:mod:`pipeline.lib.contracts`), loaded through the
+    registry of variants (:mod:`pipeline.stages`)."""
+
+    detector: Detects
+    segmenter: Outlines
+    corners: Corners
     options: InferenceOptions
     meta: dict
     folder: Path
-    levels: object | None = None
+    levels: NamesLevels | None = None
 
     @property
     def version(self) -> str:
@@ -65,17 +67,20 @@ class ModelSet:
 
     @classmethod
     def load(cls, folder: str | Path | None = None, device: str = "cpu") -> "ModelSet":
-        """Load every stage once; ``folder`` defaults to the shipped model (models/default)."""
-        from detector.levels.predict import LevelIdentifier
-        from detector.predict import Detector
-        from keypoints.predict import CornerModel, MaskFitCorners
-        from segmenter.predict import Segmenter
+        """Load every stage once; ``folder`` defaults to the shipped model (models/default). Optional stages
+        missing from the folder are left out (no level identifier: the chain is named by its count; no keypoint
+        head, or ``options.corners: mask_fit``: corners from the segmenter's outlines)."""
+        from pipeline.stages import STAGES, load_stage, mask_fit_corners
 
         folder = Path(folder) if folder else DEFAULT_MODELS
         meta = read_meta(folder)
         options = configlib.load(InferenceOptions, folder / "pipeline.yaml") if (folder / "pipeline.yaml").exists() else InferenceOptions()
-        use_head = options.corners == "keypoints" and (folder / "keypoints").is_dir()
-        corners = CornerModel.load(folder / "keypoints", device) if use_head else MaskFitCorners()
-        levels = LevelIdentifier.load(folder / "levels", device) if (folder / "levels").is_dir() else None
-        return cls(Detector.load(folder / "detector", device), Segmenter.load(folder / "segmenter", device), corners,
-                   options, meta, folder, levels)
+        loaded = {}
+        for stage in STAGES:
+            present = (folder / stage.name / "meta.json").exists()
+            if not present and not stage.optional:
+                raise FileNotFoundError(f"{folder}: no {stage.name} model folder")
+            if present and not (stage.name == "keypoints" and options.corners == "mask_fit"):
+                loaded[stage.name] = load_stage(stage.name, folder / stage.name, device)
+        return cls(loaded["detector"], loaded["segmenter"], loaded.get("keypoints") or mask_fit_corners(), options, meta,
+                   folder, loaded.get("levels"))

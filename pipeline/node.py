@@ -93,7 +93,7 @@ class Node:
 
     # -- receiving --------------------------------------------------------------------------------------------
     def handle_store(self, event) -> int | tuple:
-        from pipeline.radiograph import radiograph_kind
+        from pipeline.lib.radiograph import radiograph_kind
 
         ds = event.dataset
         ds.file_meta = event.file_meta
@@ -112,11 +112,11 @@ class Node:
 
     # -- measuring --------------------------------------------------------------------------------------------
     def measure(self, path: Path) -> None:
-        from pipeline.dicomout import write_dicom_outputs
         from pipeline.infer import infer
-        from pipeline.overlay import write_overlay
-        from pipeline.radiograph import RadiographError, read_radiograph
-        from pipeline.result import write_result
+        from pipeline.lib.dicomout import write_dicom_outputs
+        from pipeline.lib.overlay import write_overlay
+        from pipeline.lib.radiograph import RadiographError, read_radiograph
+        from pipeline.lib.result import write_result
 
         stem = path.stem
         if (self.folders.outbox / stem).exists() or (self.folders.sent / stem).exists():
@@ -232,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("pynetdicom").setLevel(logging.WARNING)
     from pipeline.infer import UsageError, check_device, load_models
-    from pipeline.offline import configure
+    from pipeline.lib.offline import configure
 
     configure()
     try:

@@ -21,15 +21,15 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline import config as configlib
-from pipeline.files import atomic_write_json
-from pipeline.modelfolder import code_version, read_meta
+from pipeline.lib import config as configlib
+from pipeline.lib.files import atomic_write_json
+from pipeline.lib.modelfolder import code_version, read_meta
+from pipeline.lib.paths import REPO_ROOT
 from pipeline.models import InferenceOptions
+from pipeline.stages import BY_NAME  # noqa: E402
+from pipeline.stages import STAGES as REGISTRY
 
-STAGES = ("detector", "levels", "segmenter", "keypoints")
-MODULES = {"detector": "detector.train", "levels": "detector.levels.train", "segmenter": "segmenter.train",
-           "keypoints": "keypoints.train"}
-REPO_ROOT = Path(__file__).resolve().parents[1]
+STAGES = tuple(s.name for s in REGISTRY)
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,9 @@ def flatten(tree: dict, prefix: str = "") -> list[str]:
     return out
 
 
-def stage_sets(stage: str, cfg: PipelineConfig, profile: dict, user_sets: list[str], devices: int | None, strategy: str | None) -> list[str]:
+def stage_sets(
+    stage: str, cfg: PipelineConfig, profile: dict, user_sets: list[str], devices: int | None, strategy: str | None
+) -> list[str]:
     """The --set items of one stage: its run folder, the profile, the shared data keys, devices, then the user's."""
     run = Path(cfg.output) / cfg.name
     items = [f"name={stage}", f"output={run}"] + ([f"detector={run / 'detector' / 'model'}"] if stage == "levels" else [])
@@ -80,7 +82,7 @@ def stage_sets(stage: str, cfg: PipelineConfig, profile: dict, user_sets: list[s
 
 def run_stage(stage: str, config_path: str, sets: list[str], log_path: Path) -> None:
     """Run one stage's training as a child process; its output goes to the console and the log."""
-    command = [sys.executable, "-m", MODULES[stage], "--config", config_path] + [a for s in sets for a in ("--set", s)]
+    command = [sys.executable, "-m", BY_NAME[stage].train, "--config", config_path] + [a for s in sets for a in ("--set", s)]
     with open(log_path, "a", encoding="utf-8") as log:
         log.write(f"\n=== {stage}: {' '.join(command)}\n")
         log.flush()
@@ -107,13 +109,27 @@ def assemble(cfg: PipelineConfig, run: Path) -> Path:
     options = configlib.to_dict(cfg.options)
     options["priors_ap"] = detector_cfg.get("priors", options["priors_ap"])
     configlib.dump(configlib.build(InferenceOptions, options), model / "pipeline.yaml")
-    atomic_write_json(model / "meta.json", {
-        "stage": "pipeline", "format": "spine-model-set/1", "name": cfg.name, "profile": cfg.profile,
-        "code_version": code_version(), "corner_order": ["superior_left", "superior_right", "inferior_left", "inferior_right"],
-        "stages": {s: {"trained_on": m.get("trained_on"), "input": m.get("input"), "code_version": m.get("code_version"),
-                       "validation": m.get("validation"), **{k: v for k, v in m.items() if k.startswith("validation_")}}
-                   for s, m in metas.items()},
-    })
+    atomic_write_json(
+        model / "meta.json",
+        {
+            "stage": "pipeline",
+            "format": "spine-model-set/1",
+            "name": cfg.name,
+            "profile": cfg.profile,
+            "code_version": code_version(),
+            "corner_order": ["superior_left", "superior_right", "inferior_left", "inferior_right"],
+            "stages": {
+                s: {
+                    "trained_on": m.get("trained_on"),
+                    "input": m.get("input"),
+                    "code_version": m.get("code_version"),
+                    "validation": m.get("validation"),
+                    **{k: v for k, v in m.items() if k.startswith("validation_")},
+                }
+                for s, m in metas.items()
+            },
+        },
+    )
     return model
 
 
@@ -126,18 +142,28 @@ def train_all(cfg: PipelineConfig, user_sets: list[str] = (), devices: int | Non
             print(f"[train_all] {stage}: done already ({run / stage / 'model'}), skipped")
             continue
         print(f"[train_all] {stage}: training")
-        run_stage(stage, getattr(cfg.stages, stage), stage_sets(stage, cfg, profile, list(user_sets), devices, strategy), run / "train_all.log")
+        run_stage(
+            stage, getattr(cfg.stages, stage), stage_sets(stage, cfg, profile, list(user_sets), devices, strategy), run / "train_all.log"
+        )
     model = assemble(cfg, run)
     print(f"[train_all] model set: {model}")
     return model
 
 
 def main(argv: list[str] | None = None) -> int:
+    from pipeline.lib.offline import configure
+
+    configure()
     parser = argparse.ArgumentParser(prog="python -m pipeline.train_all", description=__doc__.strip().splitlines()[0])
     parser.add_argument("--config", default="configs/pipeline.yaml", help="pipeline config (default configs/pipeline.yaml)")
     parser.add_argument("--profile", help="override the config's profile: cpu, full or tiny (configs/profiles/)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="a pipeline key (name=x) or a stage key (detector.train.epochs=5); repeatable")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a pipeline key (name=x) or a stage key (detector.train.epochs=5); repeatable",
+    )
     parser.add_argument("--devices", type=int, help="devices per stage: Lightning devices, ultralytics GPU list 0..N-1")
     parser.add_argument("--strategy", help="Lightning strategy for several devices, e.g. ddp")
     args = parser.parse_args(argv)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from pipeline.augment import AugmentConfig
-from pipeline.boxjitter import BoxJitter
-from pipeline.config import ConfigError
-from pipeline.datasets.sources import DataConfig
-from pipeline.training import LightningTrainConfig
+from pipeline.lib.augment import AugmentConfig
+from pipeline.lib.boxjitter import BoxJitter
+from pipeline.lib.config import ConfigError
+from pipeline.lib.datasets.sources import DataConfig
+from pipeline.lib.training import LightningTrainConfig
 
 PRETRAINED_ENCODERS = {"efficientnet_lite0": "tu-tf_efficientnet_lite0"}
 ENCODER_DEPTH = 5  # the input side must divide by 2**depth
@@ -19,9 +19,9 @@ ENCODER_DEPTH = 5  # the input side must divide by 2**depth
 class CropConfig:
     """size: crop side, px; margin: context on every side, as a fraction of the box (neighbours show)."""
 
-    size: int = 128
+    size: int = 96
     margin: float = 0.35
-    context: float = 0.35  # extra margin the training crop bank holds, room for moved boxes (pipeline.boxjitter)
+    context: float = 0.35  # extra margin the training crop bank holds, room for moved boxes (pipeline.lib.boxjitter)
 
     def validate(self) -> None:
         step = 2**ENCODER_DEPTH
@@ -88,12 +88,12 @@ class SegmenterConfig:
     output: str = "runs"
     mode: Literal["crop", "whole_film"] = "crop"
     cache: str = "cache/crops"
-    data: DataConfig = field(default_factory=DataConfig)
+    data: DataConfig = field(default_factory=lambda: DataConfig(phantoms=60))
     crop: CropConfig = field(default_factory=CropConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     jitter: BoxJitter = field(default_factory=BoxJitter)
     predict: PredictConfig = field(default_factory=PredictConfig)
-    train: LightningTrainConfig = field(default_factory=LightningTrainConfig)
+    train: LightningTrainConfig = field(default_factory=lambda: LightningTrainConfig(epochs=12, crops_per_epoch=3200))
     whole_film: WholeFilmConfig = field(default_factory=WholeFilmConfig)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from pipeline.cropdata import CropDataModule
-from pipeline.datasets.annotation import Annotation
+from pipeline.lib.cropdata import CropDataModule
+from pipeline.lib.datasets.annotation import Annotation
 from segmenter.config import SegmenterConfig
 
 

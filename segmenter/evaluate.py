@@ -9,8 +9,6 @@ Dice on the visible and on the hidden (occluded) part separately.
 
 from __future__ import annotations
 
-import pipeline  # noqa: F401
-
 import argparse
 import json
 import sys
@@ -19,11 +17,11 @@ from typing import Sequence
 
 import numpy as np
 
-from pipeline.cropbank import target_outline
-from pipeline.datasets.annotation import Annotation
-from pipeline.geometry import Box, Polygon, Vertebra
-from pipeline.metrics import dice_iou, pair_by_overlap
-from pipeline.radiograph import read_radiograph
+from pipeline.lib.cropbank import target_outline
+from pipeline.lib.datasets.annotation import Annotation
+from pipeline.lib.geometry import Box, Polygon, Vertebra
+from pipeline.lib.metrics import dice_iou, pair_by_overlap
+from pipeline.lib.radiograph import read_radiograph
 
 
 def _window(a: Polygon, b: Polygon | None) -> tuple[int, int, int, int]:
@@ -98,32 +96,29 @@ def evaluate_segmenter(segmenter, films: Sequence[Annotation], find_spine=None) 
 
 
 def main(argv: list[str] | None = None) -> int:
-    from pipeline import config as configlib
-    from pipeline.datasets.sources import crop_stage_sets
-    from pipeline.files import atomic_write_json
+    from pipeline.lib.offline import configure
+
+    configure()
+    from pipeline.lib import config as configlib
+    from pipeline.lib.datasets.sources import crop_stage_sets
+    from pipeline.lib.files import atomic_write_json
     from segmenter.config import SegmenterConfig
-    from segmenter.predict import Segmenter
+    from segmenter.predict import load_segmenter
 
     parser = argparse.ArgumentParser(prog="python -m segmenter.evaluate", description="Segmenter figures on the validation films.")
     parser.add_argument("--models", required=True, help="segmenter model folder")
     parser.add_argument("--phantoms", type=int, default=0, help="score on this many held-out phantoms instead (visible/hidden Dice)")
-    parser.add_argument("--detector", help="score on this detector model folder's boxes (after its priors), not the truth boxes")
     parser.add_argument("--out", help="write the figures to this JSON file")
     args = parser.parse_args(argv)
     cfg = configlib.load(SegmenterConfig, f"{args.models}/config.yaml")
     if args.phantoms:
-        from pipeline.datasets.sources import phantom_annotations
+        from pipeline.lib.datasets.sources import phantom_annotations
 
         films = phantom_annotations(cfg.data, count=args.phantoms, seed_offset=200_000)
     else:
         films = crop_stage_sets(cfg.data, max_val=cfg.train.max_val_films)[1]
-    finder = None
-    if args.detector:
-        from detector.predict import spine_finder
-
-        finder = spine_finder(args.detector)
-    figures = evaluate_segmenter(Segmenter.load(args.models), films, finder)
-    figures["boxes"] = args.detector or "truth"
+    figures = evaluate_segmenter(load_segmenter(args.models), films)  # on a detector's boxes: pipeline.ablate --rescore
+    figures["boxes"] = "truth"
     print(json.dumps(figures, indent=2))
     if args.out:
         atomic_write_json(args.out, figures)

@@ -9,13 +9,11 @@ model's prediction; the others only add loss terms during training.
 
 from __future__ import annotations
 
-import pipeline  # noqa: F401
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pipeline.pretrained import load_imagenet_lite0
+from pipeline.lib.pretrained import load_imagenet_lite0
 from segmenter.config import ModelConfig
 
 TOP_ROW = ("x_3_3", "x_2_3", "x_1_3")  # paper nodes X01, X02, X03

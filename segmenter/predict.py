@@ -16,10 +16,10 @@ import numpy as np
 import torch
 from scipy import ndimage as ndi
 
-from pipeline import config as configlib
-from pipeline.crop import Crop
-from pipeline.geometry import Box, Polygon
-from pipeline.modelfolder import load_state, read_meta
+from pipeline.lib import config as configlib
+from pipeline.lib.crop import Crop
+from pipeline.lib.geometry import Box, Polygon
+from pipeline.lib.modelfolder import load_state, read_meta
 from segmenter.config import SegmenterConfig
 from segmenter.model import build_model, normalise
 
@@ -54,16 +54,14 @@ class Segmenter:
     refine: int = 0
 
     @classmethod
-    def load(cls, folder: str | Path, device: str = "cpu"):
+    def load(cls, folder: str | Path, device: str = "cpu") -> "Segmenter":
         folder = Path(folder)
         meta = read_meta(folder)
         if meta.get("stage") != "segmenter":
             raise ValueError(f"{folder}: not a segmenter model folder (stage {meta.get('stage')!r})")
         cfg = configlib.load(SegmenterConfig, folder / "config.yaml")
         if meta.get("mode") == "whole_film":
-            from segmenter.whole_film import WholeFilmSegmenter
-
-            return WholeFilmSegmenter.from_folder(folder, cfg, meta, device)
+            raise ValueError(f"{folder}: a whole-film segmenter; load it with segmenter.predict.load_segmenter")
         network = build_model(cfg.model, pretrained=False)
         network.load_state_dict(load_state(folder))
         network.eval().to(device)
@@ -104,3 +102,13 @@ class Segmenter:
             again = [Box.from_points(o.points) if o is not None else b for o, b in zip(out, boxes)]
             out = [crop_mask_to_polygon(p, c, self.threshold) or old for (p, c), old in zip(self.probabilities(pixels, again), out)]
         return out
+
+
+def load_segmenter(folder: str | Path, device: str = "cpu"):
+    """A segmenter model folder of either variant: the crop UNet++ (:class:`Segmenter`) or the whole-film baseline
+    (:class:`segmenter.whole_film.WholeFilmSegmenter`), as its meta.json says."""
+    if read_meta(folder).get("mode") == "whole_film":
+        from segmenter.whole_film import WholeFilmSegmenter
+
+        return WholeFilmSegmenter.load(folder, device)
+    return Segmenter.load(folder, device)

@@ -8,8 +8,6 @@ the result is a self-describing model folder ``<output>/<name>/model``.
 
 from __future__ import annotations
 
-import pipeline  # noqa: F401
-
 import sys
 from pathlib import Path
 
@@ -17,13 +15,15 @@ import lightning as L
 import torch
 from torch import nn
 
-from pipeline import config as configlib
-from pipeline.modelfolder import save_model_folder, update_meta
-from pipeline.datasets.sources import crop_stage_sets
-from pipeline.training import TrainResult, best_state, fit, stage_main
+from pipeline.lib.datasets.sources import crop_stage_sets
+from pipeline.lib.modelfolder import save_model_folder, update_meta
+from pipeline.lib.training import TrainResult, best_state, fit, stage_main
 from segmenter.config import SegmenterConfig
 from segmenter.data import datamodule
+from segmenter.evaluate import evaluate_segmenter
 from segmenter.model import build_model, normalise
+from segmenter.predict import load_segmenter
+from segmenter.whole_film import WholeFilmData
 
 
 class SegmenterModule(L.LightningModule):
@@ -81,14 +81,25 @@ def meta_for(cfg: SegmenterConfig, described: dict) -> dict:
     }
 
 
+def train_whole_film(cfg: SegmenterConfig) -> TrainResult:
+    """The whole-film baseline (:mod:`segmenter.whole_film`) trained into a model folder."""
+    run_dir = (Path(cfg.output) / cfg.name).resolve()
+    train_films, val_films, described = crop_stage_sets(cfg.data, cfg.train.max_train_films, cfg.train.max_val_films)
+    best = fit(SegmenterModule(cfg), WholeFilmData(cfg, train_films, val_films), cfg.train, run_dir, "val_dice", "max")
+    if best is None:
+        return TrainResult(None, {})
+    meta = meta_for(cfg, described)
+    meta["input"] = {"channels": 1, "height": cfg.whole_film.height, "width": cfg.whole_film.width,
+                     "intensity": "grey in [0, 1] mapped to [-1, 1]", "resize": "whole film to height x width"}
+    folder = save_model_folder(run_dir / "model", best_state(best), cfg, meta)
+    metrics = evaluate_segmenter(load_segmenter(folder), val_films)
+    update_meta(folder, validation=metrics)
+    return TrainResult(folder, metrics)
+
+
 def train(cfg: SegmenterConfig) -> TrainResult:
     if cfg.mode == "whole_film":
-        from segmenter.whole_film import train_whole_film
-
         return train_whole_film(cfg)
-    from segmenter.evaluate import evaluate_segmenter
-    from segmenter.predict import Segmenter
-
     run_dir = (Path(cfg.output) / cfg.name).resolve()
     train_films, val_films, described = crop_stage_sets(cfg.data, cfg.train.max_train_films, cfg.train.max_val_films)
     if not train_films:
@@ -98,7 +109,7 @@ def train(cfg: SegmenterConfig) -> TrainResult:
     if best is None:
         return TrainResult(None, {})
     folder = save_model_folder(run_dir / "model", best_state(best), cfg, meta_for(cfg, described))
-    metrics = evaluate_segmenter(Segmenter.load(folder), val_films)
+    metrics = evaluate_segmenter(load_segmenter(folder), val_films)
     update_meta(folder, validation=metrics)
     return TrainResult(folder, metrics)
 

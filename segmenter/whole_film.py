@@ -1,5 +1,6 @@
 """The seed project's approach, kept as an ablation baseline: one UNet++ segments all vertebrae of the whole
-downscaled film at once; instances are separated afterwards and matched to the vertebra boxes."""
+downscaled film at once; instances are separated afterwards and matched to the vertebra boxes. Its data and its
+inference live here; :func:`segmenter.train.train_whole_film` trains it."""
 
 from __future__ import annotations
 
@@ -13,14 +14,12 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from pipeline.cropbank import target_outline
-from pipeline.datasets.annotation import Annotation
-from pipeline.datasets.sources import crop_stage_sets
-from pipeline.geometry import Box, Polygon
-from pipeline.masks import outline, separate_instances
-from pipeline.modelfolder import load_state, save_model_folder, update_meta
-from pipeline.radiograph import read_radiograph
-from pipeline.training import TrainResult, best_state, fit
+from pipeline.lib.cropbank import target_outline
+from pipeline.lib.datasets.annotation import Annotation
+from pipeline.lib.geometry import Box, Polygon
+from pipeline.lib.masks import outline, separate_instances
+from pipeline.lib.modelfolder import load_state
+from pipeline.lib.radiograph import read_radiograph
 from segmenter.config import SegmenterConfig
 from segmenter.model import build_model, normalise
 
@@ -77,12 +76,24 @@ class WholeFilmSegmenter:
     device: str = "cpu"
 
     @classmethod
+    def load(cls, folder: str | Path, device: str = "cpu") -> "WholeFilmSegmenter":
+        from pipeline.lib import config as configlib
+        from pipeline.lib.modelfolder import read_meta
+
+        folder = Path(folder)
+        return cls.from_folder(folder, configlib.load(SegmenterConfig, folder / "config.yaml"), read_meta(folder), device)
+
+    @classmethod
     def from_folder(cls, folder: Path, cfg: SegmenterConfig, meta: dict, device: str = "cpu") -> "WholeFilmSegmenter":
         network = build_model(cfg.model, pretrained=False)
         network.load_state_dict(load_state(folder))
         return cls(network.eval().to(device), cfg.whole_film.height, cfg.whole_film.width, float(meta.get("threshold", 0.5)), device)
 
     @torch.no_grad()
+    def with_predict(self, predict) -> "WholeFilmSegmenter":
+        """Test-time flip and refinement are settings of the crop variant; the whole-film baseline has none."""
+        return self
+
     def instances(self, pixels: np.ndarray) -> list[np.ndarray]:
         small = cv2.resize(pixels.astype(np.float32), (self.width, self.height), interpolation=cv2.INTER_AREA)
         logits = self.network(normalise(torch.from_numpy(small)[None, None].to(self.device)))["logits"]
@@ -100,23 +111,3 @@ class WholeFilmSegmenter:
             contour = outline(instances[best]) if best is not None else None
             out.append(Polygon(contour) if contour is not None else None)
         return out
-
-
-def train_whole_film(cfg: SegmenterConfig) -> TrainResult:
-    from segmenter.evaluate import evaluate_segmenter
-    from segmenter.train import SegmenterModule, meta_for
-
-    run_dir = (Path(cfg.output) / cfg.name).resolve()
-    train_films, val_films, described = crop_stage_sets(cfg.data, cfg.train.max_train_films, cfg.train.max_val_films)
-    best = fit(SegmenterModule(cfg), WholeFilmData(cfg, train_films, val_films), cfg.train, run_dir, "val_dice", "max")
-    if best is None:
-        return TrainResult(None, {})
-    meta = meta_for(cfg, described)
-    meta["input"] = {"channels": 1, "height": cfg.whole_film.height, "width": cfg.whole_film.width,
-                     "intensity": "grey in [0, 1] mapped to [-1, 1]", "resize": "whole film to height x width"}
-    folder = save_model_folder(run_dir / "model", best_state(best), cfg, meta)
-    from segmenter.predict import Segmenter
-
-    metrics = evaluate_segmenter(Segmenter.load(folder), val_films)
-    update_meta(folder, validation=metrics)
-    return TrainResult(folder, metrics)

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pipeline import config as configlib
+import pytest
+
 from pipeline.ablate import DEFAULT_DETECTOR, collect, rescore, run_ablation
+from pipeline.lib import config as configlib
 from pipeline.train_all import flatten
 
 
+@pytest.mark.slow
 def test_segmenter_ablation_runs_and_is_collected(tmp_path):
     override = tmp_path / "segmenter__no_ds_tiny.yaml"
     override.write_text('stage: segmenter\ndescription: "deep supervision off"\noverrides: {model: {deep_supervision: false}}\n')
@@ -19,9 +22,9 @@ def test_segmenter_ablation_runs_and_is_collected(tmp_path):
     figures_path = tmp_path / "ablations" / "segmenter__no_ds_tiny" / "figures.json"
     saved = json.loads(figures_path.read_text())
     assert saved["figures"] == json.loads(json.dumps(record["figures"]))
-    assert 0 <= saved["figures"]["dice_mean"] <= 1 and "dice_hidden_mean" in saved["figures"]["phantoms"]
+    assert saved["figures"]["dice_mean"] > 0.05 and "dice_hidden_mean" in saved["figures"]["phantoms"]
     cascade = saved["figures"]["cascade"]
-    assert 0 <= cascade["dice_mean"] <= 1 and cascade["vertebrae_total"] == saved["figures"]["vertebrae_total"]
+    assert cascade["dice_mean"] > 0.05 and cascade["vertebrae_total"] == saved["figures"]["vertebrae_total"]
     del saved["figures"]["cascade"]
     figures_path.write_text(json.dumps(saved))
     assert rescore(tmp_path / "ablations", DEFAULT_DETECTOR) == ["segmenter__no_ds_tiny"]
@@ -34,7 +37,7 @@ def test_segmenter_ablation_runs_and_is_collected(tmp_path):
 
 
 def test_keypoint_arm_without_training_is_scored_on_truth_and_detector_boxes(tmp_path):
-    from pipeline.models import DEFAULT_MODELS
+    from pipeline.lib.paths import DEFAULT_MODELS
 
     segmenter = str(DEFAULT_MODELS / "segmenter")
     override = tmp_path / "keypoints__mask_fit_tiny.yaml"
@@ -44,5 +47,5 @@ def test_keypoint_arm_without_training_is_scored_on_truth_and_detector_boxes(tmp
     record = run_ablation(override, sets, runs=tmp_path / "ablations", detector=DEFAULT_DETECTOR)
     assert record["model"] is None and record["segmenter"] == segmenter
     truth_boxes, detector_boxes = record["figures"]["corners"], record["figures"]["cascade"]["corners"]
-    assert truth_boxes["mean_px"] >= 0 and detector_boxes["mean_px"] >= 0
+    assert truth_boxes["mean_px"] < 3.0 and detector_boxes["mean_px"] < 4.0  # the mask fit to the shipped segmenter's outlines, phantoms
     assert record["figures"]["cascade"]["detector"] == str(DEFAULT_DETECTOR)

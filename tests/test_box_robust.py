@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline.boxjitter import BoxJitter, apply_error, relative_error
+from pipeline.lib.boxjitter import BoxJitter, apply_error, relative_error
 
 
 def test_relative_error_and_apply_error_are_inverse():
@@ -41,22 +41,22 @@ def test_measured_detector_error_round_trips_through_the_sampler():
 
 
 def test_bank_crop_without_error_is_the_stage_crop_of_the_film(ap_phantom):
-    from pipeline.crop import Crop
-    from pipeline.cropbank import bank_frame, film_samples
-    from pipeline.cropdata import stage_crop
-    from pipeline.datasets.annotation import Annotation
-    from pipeline.files import atomic_write_png
-    from pipeline.radiograph import read_radiograph
-
     import tempfile
     from pathlib import Path
+
+    from pipeline.lib.crop import Crop
+    from pipeline.lib.cropbank import bank_frame, film_samples
+    from pipeline.lib.cropdata import stage_crop
+    from pipeline.lib.datasets.annotation import Annotation
+    from pipeline.lib.files import atomic_write_png
+    from pipeline.lib.radiograph import read_radiograph
 
     folder = Path(tempfile.mkdtemp())
     path = atomic_write_png(folder / "f.png", np.round(ap_phantom.image * 65535).astype(np.uint16))
     ann = Annotation(str(path), "p", "phantom", ap_phantom.spine, ap_phantom.image.shape[1], ap_phantom.image.shape[0])
     side, margin = bank_frame(64, 0.35, 0.35)
     rows = film_samples(ann, side, margin, 0)
-    from pipeline.cropbank import CropBank
+    from pipeline.lib.cropbank import CropBank
 
     cols = list(zip(*rows))
     bank = CropBank(np.stack(cols[0]), np.stack(cols[1]), np.stack(cols[2]), np.stack(cols[3]), np.array(cols[4]),
@@ -75,7 +75,7 @@ def test_bank_crop_without_error_is_the_stage_crop_of_the_film(ap_phantom):
 
 def test_flip_maps_corners_back_in_the_declared_order():
     from keypoints.predict import unflip_corners
-    from pipeline.augment import hflip
+    from pipeline.lib.augment import hflip
 
     corners = np.array([[10.0, 12.0], [50.0, 14.0], [11.0, 40.0], [52.0, 43.0]])  # SL, SR, IL, IR
     image = np.zeros((64, 64), np.uint8)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import config as configlib
 from pipeline.ablate import stage_config
-from pipeline.train_all import PipelineConfig, STAGES, stage_sets
+from pipeline.lib import config as configlib
+from pipeline.train_all import STAGES, PipelineConfig, stage_sets
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.consistency import consistent_corners
-from pipeline.measures import measure_spine
-from pipeline.phantom import PhantomSpec, make_phantom
+from pipeline.lib.consistency import consistent_corners
+from pipeline.lib.measures import measure_spine
+from pipeline.lib.phantom import PhantomSpec, make_phantom
 
 
 @pytest.mark.parametrize("offset", [(10.6, -10.6), (15.0, 0.0), (-15.0, 0.0), (0.0, -15.0)], ids=["out", "right", "left", "up"])

@@ -6,13 +6,23 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline.datasets import (
-    aasce_patient, check_corners, load_aasce, load_angles, load_phantom_folder, load_seed, load_split,
-    load_yolo, make_split, repair_corners, roboflow_patient, save_split,
+from pipeline.lib.datasets import (
+    aasce_patient,
+    check_corners,
+    load_aasce,
+    load_angles,
+    load_phantom_folder,
+    load_seed,
+    load_split,
+    load_yolo,
+    make_split,
+    repair_corners,
+    roboflow_patient,
+    save_split,
 )
-from pipeline.datasets.annotation import Annotation
-from pipeline.geometry import AASCE_LEVELS, Spine
-from pipeline.phantom import PhantomSpec, make_phantom, write_phantom
+from pipeline.lib.datasets.annotation import Annotation
+from pipeline.lib.geometry import AASCE_LEVELS, Spine
+from pipeline.lib.phantom import PhantomSpec, make_phantom, write_phantom
 
 
 def test_patient_keys():
@@ -100,7 +110,7 @@ def test_real_aasce_loads_with_17_levels(aasce_root):
 
 @pytest.mark.realdata
 def test_saved_aasce_split_is_by_patient(aasce_root):
-    from pipeline.datasets.sources import DataConfig, aasce_split
+    from pipeline.lib.datasets.sources import DataConfig, aasce_split
 
     split = aasce_split(DataConfig())
     train, val = split.apply(load_aasce(aasce_root, "keep"))
@@ -109,7 +119,7 @@ def test_saved_aasce_split_is_by_patient(aasce_root):
 
 @pytest.mark.realdata
 def test_roboflow_and_challenge_sets(shared_data):
-    from pipeline.datasets.sources import DataConfig, aasce_split, challenge_annotations, roboflow_annotations
+    from pipeline.lib.datasets.sources import DataConfig, aasce_split, challenge_annotations, roboflow_annotations
 
     cfg = DataConfig(root=str(shared_data))
     challenge = challenge_annotations(cfg)

@@ -7,9 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow
 def test_two_cpu_processes_with_ddp(tmp_path):
     sets = {
         "name": "ddp", "output": str(tmp_path / "runs"), "cache": str(tmp_path / "crops"),

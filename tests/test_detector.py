@@ -10,7 +10,7 @@ import torch
 
 from detector.config import DetectorConfig
 from detector.predict import Detector, decode, prepare
-from pipeline import config as configlib
+from pipeline.lib import config as configlib
 
 
 def test_imgsz_must_fit_the_stride():
@@ -59,6 +59,7 @@ def test_decode_keeps_level_distributions_for_per_level_models():
     assert det.level_scores.argmax() == 1 and det.levels == ("T1", "T2", "T3")
 
 
+@pytest.mark.slow
 def test_one_epoch_training_smoke_run(tmp_path):
     from detector.train import train
 
@@ -75,13 +76,18 @@ def test_one_epoch_training_smoke_run(tmp_path):
     assert meta["stage"] == "detector" and meta["input"]["imgsz"] == 256 and "validation" in meta
     assert meta["trained_on"]["train"]["phantoms"] == 6
     detector = Detector.load(result.folder)
-    detections = detector.detect(np.zeros((600, 300), np.float32))
-    assert isinstance(detections, list)
+    from detector.model import raw_outputs
+    from detector.predict import prepare
+
+    batch, scale = prepare(np.zeros((600, 300), np.float32), detector.imgsz)
+    assert batch.shape == (1, 1, 256, 128) and scale == pytest.approx(256 / 600)
+    raw = raw_outputs(detector.network, batch)
+    assert raw.shape == (1, 4 + 1, (32 * 16) + (16 * 8) + (8 * 4))  # boxes and one class score per anchor, 3 strides
 
 
 def _det(x1, y1, x2, y2, score=0.9):
-    from pipeline.geometry import Box
-    from pipeline.priors import Detection
+    from pipeline.lib.geometry import Box
+    from pipeline.lib.priors import Detection
 
     return Detection(Box(x1, y1, x2, y2), score)
 

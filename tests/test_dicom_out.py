@@ -19,9 +19,9 @@ from pipeline.demo import make_sample  # noqa: E402
 @pytest.fixture(scope="module")
 def written(tmp_path_factory):
     """A phantom DICOM, its true geometry measured as a result, and the three objects written for it."""
-    from pipeline.dicomout import write_dicom_outputs
+    from pipeline.lib.dicomout import write_dicom_outputs
+    from pipeline.lib.result import read_result
     from pipeline.measure import measure_result
-    from pipeline.result import read_result
 
     root = tmp_path_factory.mktemp("dicomout")
     out = {}
@@ -54,7 +54,9 @@ def test_sr_measurements_equal_the_result_and_point_at_the_film(written):
     vertebra = next(g for g in groups if g.tracking_identifier == "Vertebra T5")
     middle = vertebra.get_measurements(name=pydicom.sr.coding.Code("HM", "99SPINE", "Vertebral body middle height"))[0]
     assert middle.value == pytest.approx(result.measurements["per_vertebra"]["T5"]["height_middle"]) and middle.unit.value == "mm"
-    comments = [item.TextValue for item in sr.ContentSequence if item.ValueType == "TEXT" and item.ConceptNameCodeSequence[0].CodeValue == "121106"]
+    comments = [
+        item.TextValue for item in sr.ContentSequence if item.ValueType == "TEXT" and item.ConceptNameCodeSequence[0].CodeValue == "121106"
+    ]
     assert comments == list(result.warnings)
 
 
@@ -74,7 +76,7 @@ def test_lateral_sr_holds_the_sagittal_angles_and_slip(written):
 
 def test_segmentation_has_one_segment_per_vertebra_on_the_film(written):
     """Read with pydicom: highdicom's reader wants a slice thickness that a projection radiograph does not have."""
-    from pipeline.geometry import Polygon
+    from pipeline.lib.geometry import Polygon
 
     film, result, paths = written["AP"]
     source, seg = pydicom.dcmread(film), pydicom.dcmread(paths.seg)
@@ -109,7 +111,7 @@ def test_every_object_passes_dciodvfy(written, view):
 
 
 def test_deterministic_uids_repeat_and_random_ones_do_not(written, tmp_path):
-    from pipeline.dicomout import write_dicom_outputs
+    from pipeline.lib.dicomout import write_dicom_outputs
 
     film, result, _ = written["AP"]
     a = write_dicom_outputs(result, film, tmp_path / "a", "m", deterministic=True)
@@ -120,17 +122,19 @@ def test_deterministic_uids_repeat_and_random_ones_do_not(written, tmp_path):
 
 
 def test_infer_dicom_out_for_dicom_and_a_clear_word_for_png(tmp_path):
+    from helpers.models import random_model_set
     from PIL import Image
 
-    from helpers.models import random_model_set
     from pipeline.infer import main as infer_main
-    from pipeline.radiograph import read_radiograph
+    from pipeline.lib.radiograph import read_radiograph
 
     film = make_sample(tmp_path / "films", "AP", seed=5)
     png = tmp_path / "films" / "plain.png"
     Image.fromarray(np.round(read_radiograph(film).pixels * 255).astype(np.uint8)).save(png)
     models = random_model_set(tmp_path / "models")
-    infer_main([str(film), str(png), "--out", str(tmp_path / "out"), "--dicom-out", str(tmp_path / "dcm"), "--models", str(models), "--quiet"])
+    infer_main(
+        [str(film), str(png), "--out", str(tmp_path / "out"), "--dicom-out", str(tmp_path / "dcm"), "--models", str(models), "--quiet"]
+    )
     result = json.loads((tmp_path / "out" / "plain.json").read_text())
     assert any("no DICOM output" in w for w in result["warnings"])
     assert not (tmp_path / "dcm" / "plain").exists()

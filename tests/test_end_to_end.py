@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,7 +13,7 @@ from pipeline.models import DEFAULT_MODELS
 
 @pytest.fixture(scope="module")
 def tiny_models(tmp_path_factory):
-    from pipeline import config as configlib
+    from pipeline.lib import config as configlib
     from pipeline.train_all import PipelineConfig, train_all
 
     out = tmp_path_factory.mktemp("train_all")
@@ -25,6 +24,7 @@ def tiny_models(tmp_path_factory):
     return train_all(cfg, sets)
 
 
+@pytest.mark.slow
 def test_train_all_writes_a_self_describing_model_set(tiny_models):
     meta = json.loads((tiny_models / "meta.json").read_text())
     assert meta["format"] == "spine-model-set/1" and set(meta["stages"]) == {"detector", "levels", "segmenter", "keypoints"}
@@ -35,8 +35,9 @@ def test_train_all_writes_a_self_describing_model_set(tiny_models):
     assert (tiny_models / "pipeline.yaml").exists()
 
 
+@pytest.mark.slow
 def test_rerun_resumes_instead_of_retraining(tiny_models, capsys):
-    from pipeline import config as configlib
+    from pipeline.lib import config as configlib
     from pipeline.train_all import PipelineConfig, train_all
 
     run = tiny_models.parent
@@ -45,10 +46,13 @@ def test_rerun_resumes_instead_of_retraining(tiny_models, capsys):
     assert capsys.readouterr().out.count("skipped") == 4
 
 
-def test_infer_and_evaluate_on_phantoms(tiny_models, tmp_path):
+@pytest.mark.slow
+def test_infer_and_evaluate_run_on_a_trained_model_set(tiny_models, tmp_path):
+    """Plumbing: a freshly trained (tiny, so inaccurate) set loads, measures and evaluates; accuracy is the shipped
+    model's test below."""
     from pipeline.evaluate import main as evaluate_main
     from pipeline.infer import main as infer_main
-    from pipeline.phantom import PhantomSpec, make_phantom, write_phantom
+    from pipeline.lib.phantom import PhantomSpec, make_phantom, write_phantom
 
     film = make_sample(tmp_path / "films", "AP", seed=5)
     assert infer_main([str(film), "--out", str(tmp_path / "out"), "--models", str(tiny_models), "--quiet"]) == 0
@@ -57,33 +61,48 @@ def test_infer_and_evaluate_on_phantoms(tiny_models, tmp_path):
     assert result["schema"] == truth["schema"] == "spine-geometry/1"
     assert result["image"]["spacing_mm"] == pytest.approx(truth["image"]["spacing_mm"], rel=1e-4)
     assert (result["image"]["width"], result["image"]["height"]) == (truth["image"]["width"], truth["image"]["height"])
-    if result["vertebrae"]:
-        assert len(result["vertebrae"]) <= 2 * len(truth["vertebrae"])
-        assert all(len(v["corners"]) == 4 for v in result["vertebrae"])
-        assert result["measurements"]["units"] == "mm"
-    else:
-        assert any("no spine" in w for w in result["warnings"])
     for k in range(2):
         write_phantom(make_phantom(PhantomSpec(seed=300 + k, height_px=384)), tmp_path / "set", f"p{k}", fmt="png")
     assert evaluate_main(["--data", str(tmp_path / "set"), "--format", "phantom", "--models", str(tiny_models),
                           "--out", str(tmp_path / "report")]) == 0
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["films"] == 2 and {"detection", "segmentation", "corners", "cobb_measured"} <= set(report)
-    assert 0 <= report["segmentation"]["oracle"]["dice_mean"] <= 1
     assert (tmp_path / "report.md").read_text().startswith("# Evaluation")
+
+
+@pytest.mark.skipif(not (DEFAULT_MODELS / "meta.json").exists(), reason="no shipped model in models/default")
+def test_shipped_model_segments_and_places_corners_on_phantoms(tmp_path):
+    from pipeline.evaluate import main as evaluate_main
+    from pipeline.lib.phantom import PhantomSpec, make_phantom, write_phantom
+
+    for k in range(2):
+        write_phantom(make_phantom(PhantomSpec(seed=400 + k, height_px=768)), tmp_path / "set", f"p{k}", fmt="png")
+    assert evaluate_main(["--data", str(tmp_path / "set"), "--format", "phantom", "--out", str(tmp_path / "report")]) == 0
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["detection"]["after_priors"]["recall@0.5"] >= 0.9
+    assert report["segmentation"]["oracle"]["dice_mean"] > 0.9 and report["segmentation"]["cascade"]["dice_mean"] > 0.85
+    assert report["corners"]["oracle"]["corners"]["mean_px"] < 4.0 and report["corners"]["cascade"]["corners"]["mean_px"] < 6.0
 
 
 @pytest.mark.skipif(not (DEFAULT_MODELS / "meta.json").exists(), reason="no shipped model in models/default")
 def test_shipped_model_measures_a_phantom_close_to_its_truth(tmp_path):
     from pipeline.infer import infer
+    from pipeline.lib.radiograph import read_radiograph
+    from pipeline.lib.result import read_result
     from pipeline.models import ModelSet
-    from pipeline.radiograph import read_radiograph
-    from pipeline.result import read_result
 
     film = make_sample(tmp_path, "AP", seed=7)
     truth = read_result(film.with_suffix(".json"))
     result = infer(read_radiograph(film), ModelSet.load())
-    assert abs(len(result.spine) - len(truth.spine)) <= 1
+    assert abs(len(result.spine) - len(truth.spine)) <= 1 and len(result.spine) >= 15
+    from pipeline.lib.metrics import pair_by_overlap
+
+    pairs = pair_by_overlap(
+        np.array([v.box.as_list() for v in truth.spine.vertebrae]), np.array([v.box.as_list() for v in result.spine.vertebrae])
+    )
+    assert len(pairs) >= 15
+    errors = [np.linalg.norm(result.spine.vertebrae[f].corners - truth.spine.vertebrae[t].corners, axis=1).mean() for t, f in pairs.items()]
+    assert np.mean(errors) < 6.0  # image px on a 1280 px film
     found = result.measurements["cobb"][0]["angle_deg"]
     expected = json.loads(film.with_suffix(".json").read_text())["ground_truth"]["cobb"][0]["angle_deg"]
     assert abs(found - expected) < 10

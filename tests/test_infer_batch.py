@@ -6,8 +6,8 @@ import csv
 import json
 
 import pytest
-
 from helpers.models import random_model_set
+
 from pipeline.demo import make_sample
 from pipeline.infer import expand_inputs, main
 from pipeline.models import ModelSet
@@ -61,7 +61,7 @@ def test_models_load_once_and_no_spine_is_reported(tmp_path, models):
     import numpy as np
 
     from pipeline.infer import infer
-    from pipeline.radiograph import Radiograph
+    from pipeline.lib.radiograph import Radiograph
 
     loaded = ModelSet.load(models)
     blank = Radiograph(np.zeros((400, 200), np.float32), "blank.png")

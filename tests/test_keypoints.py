@@ -11,9 +11,9 @@ import torch
 from keypoints.codec import HeatmapCodec, RegressionCodec
 from keypoints.config import KeypointsConfig
 from keypoints.predict import CornerModel, MaskFitCorners
-from pipeline import config as configlib
-from pipeline.crop import Crop
-from pipeline.geometry import Box, Polygon
+from pipeline.lib import config as configlib
+from pipeline.lib.crop import Crop
+from pipeline.lib.geometry import Box, Polygon
 
 CORNERS = torch.tensor([[[20.0, 30.0], [100.0, 26.0], [22.0, 70.0], [103.0, 72.5]]])
 
@@ -71,6 +71,7 @@ def test_config_loads_and_checks():
         configlib.build(KeypointsConfig, {"crop": {"size": 130}})
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("head,mask", [("regression", False), ("heatmap", True)])
 def test_one_epoch_smoke_run(tmp_path, head, mask):
     from keypoints.train import train

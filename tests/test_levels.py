@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from detector.levels.decode import CLASSES, NONE, DecodeConfig, decode, shift_between
-from pipeline.geometry import AASCE_LEVELS, Box, Spine, Vertebra, level_range
+from pipeline.lib.geometry import AASCE_LEVELS, Box, Spine, Vertebra, level_range
 
 CFG = DecodeConfig()
 
@@ -159,7 +159,7 @@ def test_candidates_beyond_the_ends_are_kept_only_as_expected_levels():
 
 
 def test_level_p_survives_the_json_round_trip():
-    from pipeline.result import vertebra_from_dict, vertebra_to_dict
+    from pipeline.lib.result import vertebra_from_dict, vertebra_to_dict
 
     v = Vertebra("T1", Box(0, 0, 10, 10), level_p=(("T1", 0.9), ("C7", 0.08)))
     back = vertebra_from_dict(vertebra_to_dict(v))
@@ -212,7 +212,7 @@ def test_one_epoch_of_training_on_phantoms_makes_a_loadable_identifier(tmp_path)
     from detector.levels.config import LevelsConfig
     from detector.levels.predict import LevelIdentifier
     from detector.levels.train import train
-    from pipeline import config as configlib
+    from pipeline.lib import config as configlib
     from pipeline.models import DEFAULT_MODELS
 
     cfg = configlib.load(LevelsConfig, "configs/levels.yaml", [

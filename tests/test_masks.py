@@ -6,9 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
-from pipeline.datasets.seed import vertebrae_from_mask
-from pipeline.masks import fit_quadrilateral, outline, separate_instances
-from pipeline.phantom import PhantomSpec, make_phantom
+from pipeline.lib.datasets.seed import vertebrae_from_mask
+from pipeline.lib.masks import fit_quadrilateral, outline, separate_instances
+from pipeline.lib.phantom import PhantomSpec, make_phantom
 
 
 @pytest.fixture(scope="module", params=[("AP", 1), ("LAT", 2)])

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from pipeline.metrics import average_precision, corner_summary, dice_iou, match_boxes, pair_by_overlap
+from pipeline.lib.metrics import average_precision, corner_summary, dice_iou, match_boxes, pair_by_overlap
 
 
 def test_match_boxes_is_one_to_one_and_respects_the_threshold():

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from pipeline.demo import make_sample
+from pipeline.lib.measures import compare, measure_spine
+from pipeline.lib.result import read_result
 from pipeline.measure import main as measure_main
-from pipeline.measures import compare, measure_spine
-from pipeline.result import read_result
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +52,10 @@ def test_reversed_result_keeps_its_major_curve_and_compare_sees_no_change(sample
     assert out["comparison"]["flags"] == []
     assert [v["level"] for v in out["vertebrae"]] == [v["level"] for v in json.loads(path.read_text())["vertebrae"]]
     original = measure_spine(read_result(path).spine, 1)[0]["cobb"][0]
-    assert (out["measurements"]["cobb"][0]["upper"], out["measurements"]["cobb"][0]["direction"]) == (original["upper"], original["direction"])
+    assert (out["measurements"]["cobb"][0]["upper"], out["measurements"]["cobb"][0]["direction"]) == (
+        original["upper"],
+        original["direction"],
+    )
 
 
 def test_t1_moved_to_the_end_invents_no_curve(sample, tmp_path):

@@ -6,7 +6,6 @@ SOP classes and other callers; killed with films waiting and restarted, it measu
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import socket
@@ -73,15 +72,35 @@ def _get(rest: str, path: str):
 
 
 def _instances(orthanc, study_uid: str) -> list[dict]:
-    found = json.loads(urllib.request.urlopen(urllib.request.Request(
-        f"{orthanc['rest']}/tools/find", data=json.dumps({"Level": "Instance", "Query": {"StudyInstanceUID": study_uid}, "Expand": True}).encode(),
-        method="POST"), timeout=10).read())
+    found = json.loads(
+        urllib.request.urlopen(
+            urllib.request.Request(
+                f"{orthanc['rest']}/tools/find",
+                data=json.dumps({"Level": "Instance", "Query": {"StudyInstanceUID": study_uid}, "Expand": True}).encode(),
+                method="POST",
+            ),
+            timeout=10,
+        ).read()
+    )
     return [{**i, "tags": _get(orthanc["rest"], f"/instances/{i['ID']}/simplified-tags")} for i in found]
 
 
 def _node(out: Path, port: int, orthanc) -> subprocess.Popen:
-    command = [sys.executable, "-m", "pipeline.node", "--aet", "SPINE", "--port", str(port), "--out", str(out),
-               "--forward", f"ORTHANC@127.0.0.1:{orthanc['port']}", "--allow", "TESTSCU"]
+    command = [
+        sys.executable,
+        "-m",
+        "pipeline.node",
+        "--aet",
+        "SPINE",
+        "--port",
+        str(port),
+        "--out",
+        str(out),
+        "--forward",
+        f"ORTHANC@127.0.0.1:{orthanc['port']}",
+        "--allow",
+        "TESTSCU",
+    ]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     _wait(lambda: _echo(port), 120, "the node to answer C-ECHO")
     return process
@@ -141,8 +160,11 @@ def test_node_measures_and_forwards_to_orthanc(orthanc, tmp_path):
     node = _node(out, port, orthanc)
     try:
         assert _send(port, [film]) == [0]
-        instances = _wait(lambda: (lambda found: found if len(found) >= 3 else None)(_instances(orthanc, source.StudyInstanceUID)),
-                          180, "three objects in Orthanc")
+        instances = _wait(
+            lambda: (lambda found: found if len(found) >= 3 else None)(_instances(orthanc, source.StudyInstanceUID)),
+            180,
+            "three objects in Orthanc",
+        )
         classes = sorted(i["tags"]["SOPClassUID"] for i in instances)
         assert classes == sorted(["1.2.840.10008.5.1.4.1.1.88.33", "1.2.840.10008.5.1.4.1.1.11.1", "1.2.840.10008.5.1.4.1.1.66.4"])
         sr_id = next(i["ID"] for i in instances if i["tags"]["SOPClassUID"].endswith(".88.33"))
@@ -193,7 +215,7 @@ def test_killed_node_measures_waiting_films_after_restart_and_forwards_once(orth
     try:
         for film in films:
             study = pydicom.dcmread(film).StudyInstanceUID
-            _wait(lambda: len(_instances(orthanc, study)) >= 3, 240, "the results of a film measured after the restart")
+            _wait(lambda study=study: len(_instances(orthanc, study)) >= 3, 240, "the results of a film measured after the restart")
         time.sleep(3)
         for film in films:
             found = _instances(orthanc, pydicom.dcmread(film).StudyInstanceUID)

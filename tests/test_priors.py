@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.geometry import AASCE_LEVELS, Box
-from pipeline.priors import Detection, PriorsConfig, apply_priors
+from pipeline.lib.geometry import AASCE_LEVELS, Box
+from pipeline.lib.priors import Detection, PriorsConfig, apply_priors
 
 
 def column(n: int = 17, curve: float = 0.0, top: float = 100.0) -> list[Detection]:
@@ -113,7 +113,7 @@ def test_per_level_scores_name_the_chain():
 
 
 def test_config_validation():
-    from pipeline.config import ConfigError, build
+    from pipeline.lib.config import ConfigError, build
 
     with pytest.raises(ConfigError, match="cranial to caudal"):
         build(PriorsConfig, {"expected_levels": ["L5", "T1"]})

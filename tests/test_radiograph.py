@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pydicom
 import pytest
+from helpers.jpeg_lossless import encode as jpeg_lossless
 from PIL import Image
 
-from helpers.jpeg_lossless import encode as jpeg_lossless
-from pipeline.dicom_writer import write_dicom
-from pipeline.radiograph import RadiographError, read_radiograph, window
+from pipeline.lib.dicom_writer import write_dicom
+from pipeline.lib.radiograph import RadiographError, read_radiograph, window
 
 
 def _bone_image(h: int = 64, w: int = 48) -> np.ndarray:

@@ -9,11 +9,11 @@ import shutil
 import socket
 import threading
 import time
+
 import pytest
 
 pytest.importorskip("fastapi")
 
-from helpers.models import random_model_set  # noqa: E402
 from pipeline.demo import make_sample  # noqa: E402
 
 TOKEN = "test-token-123"
@@ -24,9 +24,9 @@ def results(tmp_path_factory):
     """A results folder: a phantom measured from its true geometry (a stand-in for a pipeline.infer result), a
     film that failed, and a second phantom of the same patient to compare."""
     from pipeline.infer import SUMMARY_FIELDS, summary_row
+    from pipeline.lib.result import read_result, write_result
+    from pipeline.lib.summary import Summary
     from pipeline.measure import measure_result
-    from pipeline.result import read_result, write_result
-    from pipeline.summary import Summary
 
     root = tmp_path_factory.mktemp("review")
     films, out = root / "films", root / "out"

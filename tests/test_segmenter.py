@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline import config as configlib
-from pipeline.crop import Crop
-from pipeline.geometry import Box, Polygon
+from pipeline.lib import config as configlib
+from pipeline.lib.crop import Crop
+from pipeline.lib.geometry import Box, Polygon
 from segmenter.config import ModelConfig, SegmenterConfig
 from segmenter.model import TOP_ROW, build_model
 from segmenter.predict import crop_mask_to_polygon
@@ -36,7 +36,7 @@ def test_deep_supervision_off_has_no_aux_outputs():
 
 
 def test_pretrained_lite0_weights_load_into_the_encoder():
-    from pipeline.pretrained import load_imagenet_lite0
+    from pipeline.lib.pretrained import load_imagenet_lite0
 
     model = build_model(ModelConfig(pretrained="none"))
     before = model.net.encoder.state_dict()["model.conv_stem.weight"].clone()
@@ -67,8 +67,9 @@ def test_crop_mask_goes_back_where_it_belongs():
     assert np.allclose(back.points.mean(axis=0), truth.points.mean(axis=0), atol=3)
 
 
+@pytest.mark.slow
 def test_one_epoch_smoke_run(tmp_path):
-    from segmenter.predict import Segmenter
+    from segmenter.predict import load_segmenter
     from segmenter.train import train
 
     cfg = configlib.build(SegmenterConfig, {
@@ -79,19 +80,20 @@ def test_one_epoch_smoke_run(tmp_path):
     result = train(cfg)
     meta = json.loads((result.folder / "meta.json").read_text())
     assert meta["stage"] == "segmenter" and meta["input"]["crop_size"] == 64
-    assert 0 <= meta["validation"]["dice_mean"] <= 1 and "dice_hidden_mean" in meta["validation"]
-    segmenter = Segmenter.load(result.folder)
+    assert meta["validation"]["dice_mean"] > 0.05 and "dice_hidden_mean" in meta["validation"]  # better than nothing found
+    segmenter = load_segmenter(result.folder)
     outlines = segmenter.outlines(np.zeros((300, 200), np.float32), [Box(50, 100, 110, 130)])
     assert len(outlines) == 1
 
 
+@pytest.mark.slow
 def test_whole_film_baseline_smoke_run(tmp_path):
     """The seed's approach (one UNet++ on the whole film, instances separated after) trains, describes itself,
     loads through the same ``Segmenter.load`` and scores the hidden part on phantoms."""
+    from pipeline.lib.datasets.sources import phantom_annotations
     from segmenter.evaluate import evaluate_segmenter
-    from segmenter.predict import Segmenter
+    from segmenter.predict import load_segmenter
     from segmenter.train import train
-    from pipeline.datasets.sources import phantom_annotations
 
     cfg = configlib.build(SegmenterConfig, {
         "name": "whole", "output": str(tmp_path / "runs"), "mode": "whole_film",
@@ -102,7 +104,7 @@ def test_whole_film_baseline_smoke_run(tmp_path):
     result = train(cfg)
     meta = json.loads((result.folder / "meta.json").read_text())
     assert meta["mode"] == "whole_film" and meta["input"]["height"] == 128
-    segmenter = Segmenter.load(result.folder)
+    segmenter = load_segmenter(result.folder)
     film = phantom_annotations(cfg.data, count=1, seed_offset=200_000)[0]
     figures = evaluate_segmenter(segmenter, [film])
-    assert 0 <= figures["dice_mean"] <= 1 and "dice_hidden_mean" in figures
+    assert figures["dice_mean"] > 0.05 and "dice_hidden_mean" in figures

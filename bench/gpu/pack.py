@@ -21,11 +21,12 @@ import cv2
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-import pipeline  # noqa: E402,F401
 from detector.config import DetectorConfig  # noqa: E402
-from detector.data import export_dataset  # noqa: E402
-from detector.train import detector_sets  # noqa: E402
-from pipeline import config as configlib  # noqa: E402
+from detector.data import (
+    detector_sets,  # noqa: E402
+    export_dataset,  # noqa: E402
+)
+from pipeline.lib import config as configlib  # noqa: E402
 
 
 def build(imgsz: int, classes: str) -> tuple[Path, dict]:
@@ -35,6 +36,9 @@ def build(imgsz: int, classes: str) -> tuple[Path, dict]:
 
 
 def main() -> int:
+    from pipeline.lib.offline import configure
+
+    configure()
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=".devpack")
     ap.add_argument("--imgsz", type=int, default=640)

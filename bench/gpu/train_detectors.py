@@ -21,9 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-import pipeline  # noqa: E402,F401
 from detector.config import DetectorConfig  # noqa: E402
-from pipeline import config as configlib  # noqa: E402
+from pipeline.lib import config as configlib  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -65,6 +64,9 @@ def train_arm(arm: str, pack: Path, work: Path, out: Path, extra: list[str]) -> 
 
 
 def main() -> int:
+    from pipeline.lib.offline import configure
+
+    configure()
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pack", type=Path, default=Path(".devpack/detector"))
     ap.add_argument("--out", type=Path, required=True)

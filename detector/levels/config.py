@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from detector.levels.decode import DecodeConfig
-from pipeline.config import ConfigError
-from pipeline.datasets.sources import DataConfig
-from pipeline.training import LightningTrainConfig
+from pipeline.lib.config import ConfigError
+from pipeline.lib.datasets.sources import DataConfig
+from pipeline.lib.training import LightningTrainConfig
 
 ENCODER_STEP = 32
 

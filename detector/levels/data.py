@@ -19,9 +19,9 @@ import numpy as np
 
 from detector.levels.config import CropConfig
 from detector.levels.decode import CLASSES, NONE, standard_position
-from pipeline.crop import Crop
-from pipeline.geometry import STANDARD_LEVELS, Box, Spine, Vertebra
-from pipeline.metrics import pair_by_overlap
+from pipeline.lib.crop import Crop
+from pipeline.lib.geometry import STANDARD_LEVELS, Box, Spine, Vertebra
+from pipeline.lib.metrics import pair_by_overlap
 
 FEATURES = ("log_rel_width", "log_rel_height", "score", "inferred", "extrapolated", "index_from_top", "index_from_bottom",
             "centre_y", "top_margin", "bottom_margin", "lateral_view", "log_rel_pitch", "age_sex_known", "age", "female")
@@ -130,8 +130,16 @@ def refeature(features: np.ndarray, boxes: np.ndarray, height: int) -> np.ndarra
     known = bool(f[0, FEATURES.index("age_sex_known")]) if len(f) else False
     age = float(f[0, FEATURES.index("age")]) * 100 if known else None
     sex = ("F" if f[0, FEATURES.index("female")] else "M") if known else None
-    return member_features(boxes, f[:, FEATURES.index("score")], f[:, FEATURES.index("inferred")],
-                           f[:, FEATURES.index("extrapolated")], height, bool(f[0, FEATURES.index("lateral_view")]) if len(f) else False, age, sex)
+    return member_features(
+        boxes,
+        f[:, FEATURES.index("score")],
+        f[:, FEATURES.index("inferred")],
+        f[:, FEATURES.index("extrapolated")],
+        height,
+        bool(f[0, FEATURES.index("lateral_view")]) if len(f) else False,
+        age,
+        sex,
+    )
 
 
 def spine_boxes(spine: Spine) -> np.ndarray:
@@ -141,8 +149,11 @@ def spine_boxes(spine: Spine) -> np.ndarray:
 def _by_anatomy(anchor_level: str, steps: int) -> int:
     """Class index of the vertebra ``steps`` standard levels below ``anchor_level`` (negative: above); ``none``
     beyond S1, UNKNOWN above C1."""
-    base = STANDARD_LEVELS.index(anchor_level) if anchor_level in STANDARD_LEVELS else STANDARD_LEVELS.index(
-        {"T13": "T12", "L6": "L5"}[anchor_level]) + (0 if steps > 0 else 1)
+    base = (
+        STANDARD_LEVELS.index(anchor_level)
+        if anchor_level in STANDARD_LEVELS
+        else STANDARD_LEVELS.index({"T13": "T12", "L6": "L5"}[anchor_level]) + (0 if steps > 0 else 1)
+    )
     k = base + steps
     if k >= len(STANDARD_LEVELS):
         return NONE
@@ -176,32 +187,65 @@ def member_labels(found: Spine, truth: Spine, iou: float = 0.3) -> np.ndarray:
     return labels
 
 
-def chain_sample(pixels: np.ndarray, found: Spine, truth: Spine | None, cfg: CropConfig, film: str, patient: str,
-                 source: str, age: float | None = None, sex: str | None = None) -> ChainSample:
+def chain_sample(
+    pixels: np.ndarray,
+    found: Spine,
+    truth: Spine | None,
+    cfg: CropConfig,
+    film: str,
+    patient: str,
+    source: str,
+    age: float | None = None,
+    sex: str | None = None,
+) -> ChainSample:
     """A film's chain, extended by ``cfg.extend`` candidates at each end, with its crops, features and (when
     ``truth`` is given) labels."""
     found, extrapolated = extend_chain(found, pixels.shape[0], cfg.extend)
     labels = member_labels(found, truth) if truth is not None else np.full(len(found), UNKNOWN)
     boxes = spine_boxes(found)
-    return ChainSample(context_crops(pixels, boxes, cfg), spine_features(found, extrapolated, pixels.shape[0], age, sex),
-                       labels.astype(np.int64), boxes, int(pixels.shape[0]), film, patient, source)
+    return ChainSample(
+        context_crops(pixels, boxes, cfg),
+        spine_features(found, extrapolated, pixels.shape[0], age, sex),
+        labels.astype(np.int64),
+        boxes,
+        int(pixels.shape[0]),
+        film,
+        patient,
+        source,
+    )
 
 
 def stack_samples(samples: Sequence[ChainSample]) -> dict:
     """Samples as flat arrays for an npz cache (offsets mark where each chain starts)."""
     lengths = np.array([len(s) for s in samples], int)
-    return {"crops": np.concatenate([s.crops for s in samples]), "features": np.concatenate([s.features for s in samples]),
-            "labels": np.concatenate([s.labels for s in samples]), "boxes": np.concatenate([s.boxes for s in samples]),
-            "offsets": np.concatenate([[0], np.cumsum(lengths)]),
-            "height": np.array([s.height for s in samples], int), "film": np.array([s.film for s in samples]),
-            "patient": np.array([s.patient for s in samples]), "source": np.array([s.source for s in samples])}
+    return {
+        "crops": np.concatenate([s.crops for s in samples]),
+        "features": np.concatenate([s.features for s in samples]),
+        "labels": np.concatenate([s.labels for s in samples]),
+        "boxes": np.concatenate([s.boxes for s in samples]),
+        "offsets": np.concatenate([[0], np.cumsum(lengths)]),
+        "height": np.array([s.height for s in samples], int),
+        "film": np.array([s.film for s in samples]),
+        "patient": np.array([s.patient for s in samples]),
+        "source": np.array([s.source for s in samples]),
+    }
 
 
 def unstack_samples(arrays) -> list[ChainSample]:
     o = arrays["offsets"]
-    return [ChainSample(arrays["crops"][o[i]:o[i + 1]], arrays["features"][o[i]:o[i + 1]], arrays["labels"][o[i]:o[i + 1]],
-                        arrays["boxes"][o[i]:o[i + 1]], int(arrays["height"][i]), str(arrays["film"][i]), str(arrays["patient"][i]), str(arrays["source"][i]))
-            for i in range(len(o) - 1)]
+    return [
+        ChainSample(
+            arrays["crops"][o[i] : o[i + 1]],
+            arrays["features"][o[i] : o[i + 1]],
+            arrays["labels"][o[i] : o[i + 1]],
+            arrays["boxes"][o[i] : o[i + 1]],
+            int(arrays["height"][i]),
+            str(arrays["film"][i]),
+            str(arrays["patient"][i]),
+            str(arrays["source"][i]),
+        )
+        for i in range(len(o) - 1)
+    ]
 
 
 def film_age_sex(ann) -> tuple[float | None, str | None]:
@@ -222,7 +266,7 @@ def build_chains(annotations, find_spine, cfg: CropConfig, progress: bool = Fals
     it cannot read), the true vertebrae stand in for it, so that every film teaches something."""
     from tqdm import tqdm
 
-    from pipeline.radiograph import read_radiograph
+    from pipeline.lib.radiograph import read_radiograph
 
     out = []
     for ann in tqdm(annotations, desc="chains", unit="film", disable=not progress):
@@ -246,8 +290,11 @@ def cached_chains(annotations, find_spine, cfg: CropConfig, folder, key: str, pr
     import os
     from pathlib import Path
 
-    digest = hashlib.sha1(json.dumps([key, [cfg.span, cfg.height, cfg.width, cfg.extend], [a.image for a in annotations],
-                                      [len(a.spine) for a in annotations]]).encode()).hexdigest()[:16]
+    digest = hashlib.sha1(
+        json.dumps(
+            [key, [cfg.span, cfg.height, cfg.width, cfg.extend], [a.image for a in annotations], [len(a.spine) for a in annotations]]
+        ).encode()
+    ).hexdigest()[:16]
     path = Path(folder) / f"chains_{digest}.npz"
     if path.exists():
         with np.load(path, allow_pickle=False) as arrays:

@@ -13,24 +13,20 @@ one (the calibration of the warning).
 
 from __future__ import annotations
 
-import pipeline  # noqa: F401
-
 import argparse
 import json
 import sys
 from collections import Counter
 from typing import Sequence
 
-import numpy as np
-
 from detector.evaluate import naming_correct, reference_spine
 from detector.levels.data import spine_boxes
 from detector.levels.decode import shift_between
-from pipeline.datasets.annotation import Annotation
-from pipeline.geometry import Spine
-from pipeline.metrics import pair_by_overlap
-from pipeline.radiograph import read_radiograph
-from pipeline.result import levels_uncertain
+from pipeline.lib.datasets.annotation import Annotation
+from pipeline.lib.geometry import Spine
+from pipeline.lib.metrics import pair_by_overlap
+from pipeline.lib.radiograph import read_radiograph
+from pipeline.lib.result import levels_uncertain
 
 
 def film_row(found: Spine, truth: Spine, expected: Sequence[str], warnings: Sequence[str]) -> dict:
@@ -76,10 +72,13 @@ def evaluate_naming(finder, films: Sequence[Annotation]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from pipeline.lib.offline import configure
+
+    configure()
     from detector.predict import spine_finder
-    from pipeline.datasets.sources import DataConfig, challenge_annotations, crop_stage_sets, phantom_annotations
-    from pipeline.files import atomic_write_json
-    from pipeline.models import DEFAULT_MODELS
+    from pipeline.lib.datasets.sources import DataConfig, challenge_annotations, crop_stage_sets, phantom_annotations
+    from pipeline.lib.files import atomic_write_json
+    from pipeline.lib.paths import DEFAULT_MODELS
 
     parser = argparse.ArgumentParser(prog="python -m detector.levels.evaluate", description="Level naming figures.")
     parser.add_argument("--models", default=str(DEFAULT_MODELS / "levels"), help="level identifier model folder")

@@ -61,7 +61,7 @@ class LevelNet(nn.Module):
 def build_model(cfg: ModelConfig, pretrained: bool = True) -> LevelNet:
     model = LevelNet(cfg)
     if pretrained and cfg.pretrained == "efficientnet_lite0":
-        from pipeline.pretrained import load_imagenet_lite0
+        from pipeline.lib.pretrained import load_imagenet_lite0
 
         load_imagenet_lite0(model.encoder)
     return model

@@ -19,11 +19,10 @@ from detector.levels.config import CropConfig, LevelsConfig
 from detector.levels.data import context_crops, extend_chain, spine_boxes, spine_features
 from detector.levels.decode import CLASSES, EXTRA_LEVELS, DecodeConfig, Naming, decode, describe_runner_up, standard_position
 from detector.levels.model import build_model, model_input
-from pipeline import config as configlib
-from pipeline.geometry import STANDARD_LEVELS, Box, Spine, Vertebra
-from pipeline.modelfolder import load_state, read_meta
-from pipeline.result import LEVELS_UNCERTAIN
-
+from pipeline.lib import config as configlib
+from pipeline.lib.geometry import STANDARD_LEVELS, Box, Spine, Vertebra
+from pipeline.lib.modelfolder import load_state, read_meta
+from pipeline.lib.result import LEVELS_UNCERTAIN
 
 
 @dataclass

@@ -9,8 +9,6 @@ validation figures come from them after training.
 
 from __future__ import annotations
 
-import pipeline  # noqa: F401
-
 import sys
 import zlib
 from pathlib import Path
@@ -25,9 +23,9 @@ from detector.levels.config import ChainAugmentConfig, LevelsConfig
 from detector.levels.data import UNKNOWN, ChainSample, cached_chains, refeature
 from detector.levels.decode import CLASSES
 from detector.levels.model import build_model, model_input
-from pipeline.datasets.sources import crop_stage_sets
-from pipeline.modelfolder import save_model_folder, update_meta
-from pipeline.training import TrainResult, best_state, fit, stage_main
+from pipeline.lib.datasets.sources import crop_stage_sets
+from pipeline.lib.modelfolder import save_model_folder, update_meta
+from pipeline.lib.training import TrainResult, best_state, fit, stage_main
 
 
 def augment_chain(s: ChainSample, cfg: ChainAugmentConfig, rng: np.random.Generator):

@@ -27,7 +27,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
-    from pipeline.offline import configure
+    from pipeline.lib.offline import configure
     from pipeline.review.app import create_app
     from pipeline.review.store import ResultsFolder
 

@@ -53,7 +53,7 @@ def create_app(store: ResultsFolder, token: str) -> FastAPI:
         return document
 
     def checked(call):
-        from pipeline.result import ResultError
+        from pipeline.lib.result import ResultError
 
         try:
             return call()
@@ -81,8 +81,8 @@ def create_app(store: ResultsFolder, token: str) -> FastAPI:
 
     @app.post("/api/measure")
     async def measure(request: Request) -> dict:
+        from pipeline.lib.result import from_dict, to_dict
         from pipeline.measure import measure_result
-        from pipeline.result import from_dict, to_dict
 
         document = await document_of(request)
         return checked(lambda: to_dict(measure_result(from_dict(document))))
@@ -94,7 +94,7 @@ def create_app(store: ResultsFolder, token: str) -> FastAPI:
 
     @app.get("/api/compare")
     def compare(earlier: str, later: str) -> JSONResponse:
-        from pipeline.measures import compare as diff
+        from pipeline.lib.measures import compare as diff
 
         a, b = (checked(lambda s=s: store.document(known(s))) for s in (earlier, later))
         return JSONResponse({"earlier": earlier, "later": later, **diff(a["measurements"], b["measurements"])})

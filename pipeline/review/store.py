@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.files import atomic_write_json
+from pipeline.lib.files import atomic_write_json
+from pipeline.lib.result import SCHEMA, ResultError, SpineResult, from_dict, levels_uncertain, read_result, to_dict
 from pipeline.measure import measure_result
-from pipeline.result import SCHEMA, ResultError, SpineResult, from_dict, levels_uncertain, read_result, to_dict
 
 AUTO = ".auto.json"
 
@@ -90,9 +90,9 @@ class ResultsFolder:
 
     def document(self, stem: str) -> dict:
         """The result document of ``stem``; for a film the run could not measure, an empty one to place vertebrae in."""
-        from pipeline.geometry import Spine
-        from pipeline.radiograph import read_radiograph
-        from pipeline.result import ImageInfo
+        from pipeline.lib.geometry import Spine
+        from pipeline.lib.radiograph import read_radiograph
+        from pipeline.lib.result import ImageInfo
 
         entry = self._known(stem)
         if entry["status"] != "error":
@@ -123,7 +123,7 @@ class ResultsFolder:
         """The film for display: 8-bit grey PNG (the DICOM window applied), long side at most ``max_side``."""
         import cv2
 
-        from pipeline.radiograph import read_radiograph
+        from pipeline.lib.radiograph import read_radiograph
 
         pixels = read_radiograph(self.film_path(stem)).pixels
         scale = min(1.0, max_side / max(pixels.shape))
@@ -147,9 +147,9 @@ class ResultsFolder:
 
     def _render(self, stem: str, result: SpineResult) -> None:
         from pipeline.infer import SUMMARY_FIELDS, summary_row
-        from pipeline.overlay import write_overlay
-        from pipeline.radiograph import read_radiograph
-        from pipeline.summary import Summary
+        from pipeline.lib.overlay import write_overlay
+        from pipeline.lib.radiograph import read_radiograph
+        from pipeline.lib.summary import Summary
 
         try:
             film = read_radiograph(self.film_path(stem))

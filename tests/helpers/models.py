@@ -1,4 +1,5 @@
-"""Untrained model sets for tests that exercise plumbing (batch behaviour, file handling), not accuracy."""
+"""Untrained model sets for tests that exercise plumbing (batch behaviour, file handling), not accuracy. They are
+the shipped variants (the stage configs' defaults) with small inputs."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ from pathlib import Path
 
 import yaml
 
-from pipeline import config as configlib
-from pipeline.modelfolder import save_model_folder
+from pipeline.lib import config as configlib
+from pipeline.lib.modelfolder import save_model_folder
 
 
 def random_model_set(folder: Path) -> Path:
@@ -25,11 +26,18 @@ def random_model_set(folder: Path) -> Path:
     save_model_folder(folder / "detector", net.state_dict(), det_cfg, {
         "stage": "detector", "classes": ["vertebra"], "input": {"imgsz": 256, "channels": 1}})
     (folder / "detector" / "model.yaml").write_text(yaml.safe_dump(dict(net.yaml)))
-    seg_cfg = configlib.build(SegmenterConfig, {"crop": {"size": 64}, "model": {"pretrained": "none", "decoder_channels": [32, 16, 16, 8, 8]}})
-    save_model_folder(folder / "segmenter", build_segmenter(seg_cfg.model, pretrained=False).state_dict(), seg_cfg,
-                      {"stage": "segmenter", "mode": "crop", "threshold": 0.5})
+    seg_cfg = configlib.build(
+        SegmenterConfig, {"crop": {"size": 64}, "model": {"pretrained": "none", "decoder_channels": [32, 16, 16, 8, 8]}}
+    )
+    save_model_folder(
+        folder / "segmenter",
+        build_segmenter(seg_cfg.model, pretrained=False).state_dict(),
+        seg_cfg,
+        {"stage": "segmenter", "mode": "crop", "threshold": 0.5},
+    )
     kp_cfg = configlib.build(KeypointsConfig, {"crop": {"size": 64}, "model": {"pretrained": "none"}})
-    save_model_folder(folder / "keypoints", build_keypoints(kp_cfg.model, pretrained=False).state_dict(), kp_cfg, {"stage": "keypoints"})
+    save_model_folder(folder / "keypoints", build_keypoints(kp_cfg.model, pretrained=False).state_dict(), kp_cfg,
+                      {"stage": "keypoints", "head": kp_cfg.model.head})  # the shipped variant: heatmaps
     configlib.dump(InferenceOptions(), folder / "pipeline.yaml")
     (folder / "meta.json").write_text('{"stage": "pipeline", "format": "spine-model-set/1"}')
     return folder

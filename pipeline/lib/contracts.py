@@ -1,0 +1,41 @@
+"""What each stage role promises the pipeline: one typed Protocol per role, whatever variant fills it.
+
+    Detects        film pixels -> raw detections (boxes in image px, scores)
+    NamesLevels    film pixels, a chain -> the chain named (vertebrae dropped or inserted), warnings, the decode
+    Outlines       film pixels, vertebra boxes -> one amodal outline per box (or None)
+    Corners        film pixels, vertebra boxes (one chain, cranial first), outlines -> (4, 2) corners per box
+
+Pixels are (H, W) float32 in [0, 1]; every coordinate is original image px, (x, y). The variants that fill a role
+(a crop or whole-film UNet++, a heatmap or regression head, the mask fit, ...) are registered by the tools
+(:mod:`pipeline.stages`), never imported here.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+from pipeline.lib.geometry import Box, Polygon, Spine
+from pipeline.lib.priors import Detection
+
+
+@runtime_checkable
+class Detects(Protocol):
+    def detect(self, pixels: np.ndarray) -> list[Detection]: ...
+
+
+@runtime_checkable
+class NamesLevels(Protocol):
+    def name(self, pixels: np.ndarray, chain: Spine, expected: tuple[str, ...], age: float | None = None,
+             sex: str | None = None) -> tuple[Spine, list[str], object]: ...
+
+
+@runtime_checkable
+class Outlines(Protocol):
+    def outlines(self, pixels: np.ndarray, boxes: Sequence[Box]) -> list[Polygon | None]: ...
+
+
+@runtime_checkable
+class Corners(Protocol):
+    def corners(self, pixels: np.ndarray, boxes: Sequence[Box], outlines: Sequence[Polygon | None] | None = None) -> list[np.ndarray]: ...

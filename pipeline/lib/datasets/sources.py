@@ -1,0 +1,142 @@
+"""Which data a run uses: the ``data`` block of every stage config, and the annotations it resolves to."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pipeline.lib.config import ConfigError, read_yaml
+from pipeline.lib.datasets.aasce import load_aasce
+from pipeline.lib.datasets.annotation import Annotation
+from pipeline.lib.datasets.seed import load_phantom_folder, load_seed
+from pipeline.lib.datasets.splits import Split, load_or_make_split
+from pipeline.lib.datasets.yolo import load_challenge, load_yolo
+from pipeline.lib.paths import REPO_ROOT
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Data sources. Relative paths: ``root`` against the repository, the others against ``root``
+    (split and known-errors files against the repository). $SPINE_DATA overrides ``root``.
+
+    phantoms: synthetic films added to training (written once under ``phantom_dir``).
+    seed_dir: an optional folder in the seed format (DICOMs + painted masks) added to training.
+    """
+
+    root: str = "../shared/data"
+    aasce: str = "aasce2019_boostnet/boostnet_labeldata"
+    roboflow: str = "roboflow_spine_vertebrae_v1"
+    challenge: str = "aasce2019_challenge_test/test"
+    split_file: str = "configs/splits/aasce_boostnet.json"
+    val_fraction: float = 0.15
+    split_seed: int = 0
+    label_policy: Literal["keep", "repair", "exclude"] = "repair"
+    known_errors_file: str | None = "configs/data/aasce_known_label_errors.yaml"
+    use_aasce: bool = True
+    use_roboflow: bool = True
+    phantoms: int = 0
+    phantom_views: tuple[str, ...] = ("AP", "LAT")
+    phantom_height_px: int = 768
+    phantom_dir: str = "cache/phantoms"
+    seed_dir: str | None = None
+
+    def validate(self) -> None:
+        if not 0 < self.val_fraction < 1:
+            raise ConfigError(f"data.val_fraction={self.val_fraction} must be in (0, 1), e.g. 0.15")
+        if self.phantoms < 0:
+            raise ConfigError("data.phantoms must be >= 0")
+        bad = [v for v in self.phantom_views if v not in ("AP", "LAT")]
+        if bad:
+            raise ConfigError(f"data.phantom_views: {bad} not allowed; use AP and/or LAT")
+
+    def root_path(self) -> Path:
+        root = Path(os.environ.get("SPINE_DATA") or self.root)
+        return root if root.is_absolute() else (REPO_ROOT / root).resolve()
+
+    def repo_path(self, relative: str) -> Path:
+        path = Path(relative)
+        return path if path.is_absolute() else REPO_ROOT / path
+
+    def known_errors(self) -> tuple[str, ...]:
+        if not self.known_errors_file:
+            return ()
+        return tuple(read_yaml(self.repo_path(self.known_errors_file)).get("known_errors") or ())
+
+
+def aasce_annotations(cfg: DataConfig, policy: str | None = None) -> list[Annotation]:
+    """The AASCE films under the configured root (empty when the folder is absent)."""
+    folder = cfg.root_path() / cfg.aasce
+    if not cfg.use_aasce or not folder.is_dir():
+        return []
+    return load_aasce(folder, policy or cfg.label_policy, cfg.known_errors())
+
+
+def aasce_split(cfg: DataConfig) -> Split:
+    """The saved patient split of the AASCE films (made from all films, whatever the label policy, once)."""
+    return load_or_make_split(cfg.repo_path(cfg.split_file), aasce_annotations(cfg, "keep"), cfg.val_fraction, cfg.split_seed)
+
+
+def roboflow_annotations(cfg: DataConfig, split: Split | None) -> list[Annotation]:
+    """Roboflow films that may be trained on: not the challenge films (an evaluation set), not AASCE films
+    (their corner labels are used instead; those of validation patients must never be trained on)."""
+    folder = cfg.root_path() / cfg.roboflow
+    if not cfg.use_roboflow or not folder.is_dir():
+        return []
+    out = []
+    for ann in load_yolo(folder):
+        if ann.patient.startswith("challenge-") or ann.patient.lower().startswith("sunhl"):
+            continue
+        if split is not None and split.side(ann.patient) == "val":
+            continue
+        out.append(ann)
+    return out
+
+
+def challenge_annotations(cfg: DataConfig) -> list[Annotation]:
+    """The 98 uncropped challenge films with Roboflow boxes (for detector evaluation on full-length films)."""
+    folder, roboflow = cfg.root_path() / cfg.challenge, cfg.root_path() / cfg.roboflow
+    return load_challenge(folder, roboflow) if folder.is_dir() and roboflow.is_dir() else []
+
+
+def phantom_annotations(cfg: DataConfig, count: int | None = None, seed_offset: int = 0) -> list[Annotation]:
+    """``count`` phantoms (default ``cfg.phantoms``), written once under ``phantom_dir`` and reused."""
+    from pipeline.lib.phantom import PhantomSpec, make_phantom, write_phantom
+
+    count = cfg.phantoms if count is None else count
+    if count == 0:
+        return []
+    folder = cfg.repo_path(cfg.phantom_dir) / f"h{cfg.phantom_height_px}_s{seed_offset}"
+    for i in range(count):
+        view = cfg.phantom_views[i % len(cfg.phantom_views)]
+        stem = f"phantom_{view.lower()}_{seed_offset + i:05d}"
+        if not (folder / f"{stem}.json").exists():
+            field = "full" if i % 4 == 3 and view == "AP" else "spine"
+            spec = PhantomSpec(view=view, seed=seed_offset + i, height_px=cfg.phantom_height_px, field=field)
+            write_phantom(make_phantom(spec), folder, stem, fmt="png")
+    wanted = {f"phantom_{cfg.phantom_views[i % len(cfg.phantom_views)].lower()}_{seed_offset + i:05d}" for i in range(count)}
+    return [a for a in load_phantom_folder(folder) if Path(a.image).stem in wanted]
+
+
+def seed_annotations(cfg: DataConfig) -> list[Annotation]:
+    return load_seed(cfg.repo_path(cfg.seed_dir)) if cfg.seed_dir else []
+
+
+def crop_stage_sets(data_cfg, max_train: int | None = None, max_val: int | None = None) -> tuple[list[Annotation], list[Annotation], dict]:
+    """(train, val, description) films with corners for the crop stages: AASCE by the saved patient split plus
+    phantoms (and seed-format films) for training; held-out phantoms validate when there is no real data."""
+    aasce = aasce_annotations(data_cfg)
+    split = aasce_split(data_cfg) if aasce else None
+    a_train, a_val = split.apply(aasce) if split else ([], [])
+    phantoms = phantom_annotations(data_cfg)
+    train = a_train + phantoms + seed_annotations(data_cfg)
+    val = a_val or phantom_annotations(data_cfg, count=max(2, data_cfg.phantoms // 5), seed_offset=100_000)
+    if max_train:
+        train = train[:: max(1, len(train) // max_train)][:max_train]
+    if max_val:
+        val = val[:max_val]
+    described = {"train": {"aasce": len(a_train), "phantoms": len(phantoms), "films": len(train)},
+                 "val": {"source": "aasce patient split" if a_val else "held-out phantoms", "films": len(val)},
+                 "split_file": data_cfg.split_file, "label_policy": data_cfg.label_policy}
+    return train, val, described

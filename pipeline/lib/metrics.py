@@ -1,0 +1,105 @@
+"""Pure evaluation metrics on arrays: box matching, average precision, Dice/IoU, corner errors.
+
+Layered as in nnU-Net: these functions know nothing of files or models.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from pipeline.lib.geometry import box_iou
+
+
+def match_boxes(pred: np.ndarray, truth: np.ndarray, iou: float) -> tuple[np.ndarray, np.ndarray]:
+    """Greedy one-to-one matching of predictions (in the given order, best first) to truth boxes.
+
+    pred (N, 4), truth (M, 4) xyxy. Returns (matched truth index per prediction or -1, matched flag per truth).
+    """
+    pred, truth = np.asarray(pred, float).reshape(-1, 4), np.asarray(truth, float).reshape(-1, 4)
+    assigned = np.full(len(pred), -1)
+    used = np.zeros(len(truth), bool)
+    if len(pred) == 0 or len(truth) == 0:
+        return assigned, used
+    overlaps = box_iou(pred, truth)
+    for i in range(len(pred)):
+        candidates = np.where(~used & (overlaps[i] >= iou))[0]
+        if len(candidates):
+            j = candidates[np.argmax(overlaps[i, candidates])]
+            assigned[i], used[j] = j, True
+    return assigned, used
+
+
+def pair_by_overlap(truth: np.ndarray, found: np.ndarray, iou: float = 0.3) -> dict[int, int]:
+    """truth index -> found index, one-to-one, best-overlapping pairs first, IoU >= ``iou``; boxes (N, 4) xyxy.
+
+    Pairs a cascade's vertebrae with the true ones by where they are, not by the level names the priors gave them,
+    so a stage scored on the cascade's boxes is not charged for naming (which the detector figures report apart).
+    """
+    truth, found = np.asarray(truth, float).reshape(-1, 4), np.asarray(found, float).reshape(-1, 4)
+    if len(truth) == 0 or len(found) == 0:
+        return {}
+    overlaps = box_iou(truth, found)
+    pairs: dict[int, int] = {}
+    used: set[int] = set()
+    for flat in np.argsort(-overlaps, axis=None):
+        t, f = np.unravel_index(flat, overlaps.shape)
+        if overlaps[t, f] < iou:
+            break
+        if t not in pairs and f not in used:
+            pairs[int(t)] = int(f)
+            used.add(int(f))
+    return pairs
+
+
+def average_precision(preds: Sequence[tuple[np.ndarray, np.ndarray]], truths: Sequence[np.ndarray], iou: float) -> float:
+    """COCO-style AP (101-point interpolation) at one IoU threshold.
+
+    preds: per image (boxes (N, 4), scores (N,)); truths: per image boxes (M, 4).
+    """
+    records, total = [], sum(len(t) for t in truths)
+    if total == 0:
+        return float("nan")
+    for (boxes, scores), truth in zip(preds, truths):
+        order = np.argsort(-np.asarray(scores))
+        assigned, _ = match_boxes(np.asarray(boxes)[order], truth, iou)
+        records += list(zip(np.asarray(scores)[order], assigned >= 0))
+    if not records:
+        return 0.0
+    records.sort(key=lambda r: -r[0])
+    tp = np.cumsum([r[1] for r in records])
+    fp = np.cumsum([not r[1] for r in records])
+    recall, precision = tp / total, tp / np.maximum(tp + fp, 1)
+    precision = np.maximum.accumulate(precision[::-1])[::-1]
+    grid = np.linspace(0, 1, 101)
+    idx = np.searchsorted(recall, grid, side="left")
+    return float(np.mean([precision[i] if i < len(precision) else 0.0 for i in idx]))
+
+
+def ap_50_95(preds, truths) -> float:
+    return float(np.mean([average_precision(preds, truths, t) for t in np.arange(0.5, 0.96, 0.05)]))
+
+
+def dice_iou(pred: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
+    """Dice and IoU of two boolean masks; both empty counts as perfect."""
+    pred, truth = np.asarray(pred, bool), np.asarray(truth, bool)
+    inter, total = np.logical_and(pred, truth).sum(), pred.sum() + truth.sum()
+    union = total - inter
+    if total == 0:
+        return 1.0, 1.0
+    return float(2 * inter / total), float(inter / union)
+
+
+def corner_errors(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """Euclidean distance per corner, px: pred and truth (..., 4, 2) -> (..., 4)."""
+    return np.linalg.norm(np.asarray(pred, float) - np.asarray(truth, float), axis=-1)
+
+
+def corner_summary(errors: np.ndarray) -> dict:
+    """mean, median, OR20 and OR40 (share of corners more than 20 / 40 px off) of corner errors."""
+    e = np.asarray(errors, float).ravel()
+    if e.size == 0:
+        return {"mean_px": None, "median_px": None, "or20": None, "or40": None, "corners": 0}
+    return {"mean_px": float(e.mean()), "median_px": float(np.median(e)), "or20": float((e > 20).mean()),
+            "or40": float((e > 40).mean()), "corners": int(e.size)}

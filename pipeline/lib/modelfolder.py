@@ -1,0 +1,78 @@
+"""Self-describing model folders: weights beside the resolved config and a metadata file.
+
+    <folder>/weights.safetensors   state dict (half precision by default), loaded without pickle
+    <folder>/config.yaml           the resolved stage config that trained it
+    <folder>/meta.json             input contract, levels, corner order, training data, validation figures
+
+Inference needs nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from pipeline.lib.files import atomic_write_json
+
+WEIGHTS, CONFIG, META = "weights.safetensors", "config.yaml", "meta.json"
+
+
+def code_version() -> str:
+    """The git commit of the code (with '+dirty' when the tree has changes), or 'unknown'."""
+    from pipeline.lib.paths import REPO_ROOT as root
+
+    try:
+        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True, timeout=5
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return (sha + ("+dirty" if dirty else "")) if sha else "unknown"
+
+
+def save_model_folder(folder: str | Path, state_dict: dict, config: Any, meta: dict, half: bool = True) -> Path:
+    """Write weights (float tensors halved when ``half``), the resolved config and meta.json; returns the folder."""
+    from safetensors.torch import save_file
+
+    from pipeline.lib.config import dump
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    tensors = {}
+    for key, value in state_dict.items():
+        value = value.detach().cpu().contiguous()
+        tensors[key] = value.half() if half and value.is_floating_point() else value
+    tmp = folder / (WEIGHTS + ".tmp")
+    save_file(tensors, str(tmp))
+    tmp.replace(folder / WEIGHTS)
+    dump(config, folder / CONFIG)
+    full_meta = {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "code_version": code_version(), **meta}
+    atomic_write_json(folder / META, full_meta)
+    return folder
+
+
+def load_state(folder: str | Path) -> dict:
+    """The state dict in float32 (no pickle involved)."""
+    from safetensors.torch import load_file
+
+    state = load_file(str(Path(folder) / WEIGHTS))
+    return {k: (v.float() if v.is_floating_point() else v) for k, v in state.items()}
+
+
+def read_meta(folder: str | Path) -> dict:
+    path = Path(folder) / META
+    if not path.exists():
+        raise FileNotFoundError(f"{folder}: not a model folder (no {META}); train one or pass --models")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def update_meta(folder: str | Path, **changes) -> dict:
+    """Merge ``changes`` into meta.json (e.g. validation figures measured after training)."""
+    meta = read_meta(folder)
+    meta.update(changes)
+    atomic_write_json(Path(folder) / META, meta)
+    return meta

@@ -1,0 +1,42 @@
+"""One source for every value: a stage config built from nothing describes the model that ships, and each stage
+YAML says the same as the defaults (it only adds where the data and runs live)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipeline.lib import config as configlib
+from pipeline.stages import STAGES
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = ROOT / "models" / "default"
+ARCHITECTURE = ("model", "crop", "predict", "priors", "decode", "mode", "whole_film", "loss")  # what the network is and how it is used
+
+
+@pytest.mark.parametrize("stage", [s for s in STAGES], ids=lambda s: s.name)
+def test_defaults_are_the_shipped_model(stage):
+    folder = SHIPPED / stage.name
+    if not (folder / "config.yaml").exists():
+        pytest.skip(f"no shipped {stage.name} model")
+    cls = stage.config_class()
+    default = configlib.to_dict(configlib.build(cls, {}))
+    shipped = configlib.to_dict(configlib.load(cls, folder / "config.yaml"))
+    for section in ARCHITECTURE:
+        if section in shipped:
+            assert shipped[section] == default[section], f"{stage.name}.{section}: shipped {shipped[section]} != default {default[section]}"
+
+
+@pytest.mark.parametrize("stage", [s for s in STAGES], ids=lambda s: s.name)
+def test_stage_yaml_repeats_the_defaults(stage):
+    cls = stage.config_class()
+    default = configlib.to_dict(configlib.build(cls, {}))
+    from_yaml = configlib.to_dict(configlib.load(cls, ROOT / stage.yaml))
+    local = {"root", "label_policy"}  # where the data lives on this machine, how its known label errors are handled
+    for section, values in from_yaml.items():
+        if isinstance(values, dict):
+            differing = {k for k in values if values[k] != default[section][k]} - local
+            assert not differing, f"{stage.yaml} {section}: {sorted(differing)} differ from the defaults"
+        else:
+            assert values == default[section], f"{stage.yaml} {section}: {values} != default {default[section]}"

@@ -1,0 +1,69 @@
+"""The layers hold: the library imports no stage or tool, stages import no tool and not each other, each stage is
+layered (config and model under predict under evaluate and train), and no module or package imports itself back
+through others (imports inside functions count: grimp reads them all)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("pipeline", "detector", "segmenter", "keypoints")
+
+
+def test_import_linter_contracts_are_kept():
+    lint = Path(sys.executable).with_name("lint-imports")
+    if not lint.exists():
+        pytest.skip("import-linter not installed (pip install -e '.[test]')")
+    done = subprocess.run([str(lint)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert "0 broken" in done.stdout
+
+
+def _graph():
+    grimp = pytest.importorskip("grimp")
+    return grimp.build_graph(*PACKAGES)
+
+
+def _cycles(edges: dict[str, set[str]]) -> list[list[str]]:
+    import networkx as nx
+
+    graph = nx.DiGraph([(a, b) for a, targets in edges.items() for b in targets if a != b])
+    return [sorted(c) for c in nx.strongly_connected_components(graph) if len(c) > 1]
+
+
+def test_no_module_imports_itself_back():
+    graph = _graph()
+    edges = {m: graph.find_modules_directly_imported_by(m) for m in graph.modules}
+    assert _cycles(edges) == []
+
+
+def _package(module: str, subpackages: set[str]) -> str:
+    """The unit a module belongs to: a stage (its subpackage included: the stage's layers contract orders them),
+    the tools (``pipeline``, the review app included), a subpackage of the library, or a module of the library."""
+    parts = module.split(".")
+    if parts[:2] != ["pipeline", "lib"]:
+        return parts[0]
+    third = ".".join(parts[:3])
+    return third if third in subpackages else module
+
+
+def test_no_package_imports_itself_back():
+    graph = _graph()
+    subpackages = {m for m in graph.modules if any(other.startswith(m + ".") for other in graph.modules)}
+    edges: dict[str, set[str]] = {}
+    for module in graph.modules:
+        for target in graph.find_modules_directly_imported_by(module):
+            edges.setdefault(_package(module, subpackages), set()).add(_package(target, subpackages))
+    assert _cycles(edges) == []
+
+
+def test_ruff_passes():
+    ruff = Path(sys.executable).with_name("ruff")
+    if not ruff.exists():
+        pytest.skip("ruff not installed (pip install -e '.[test]')")
+    done = subprocess.run([str(ruff), "check", "."], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:]

@@ -1,0 +1,45 @@
+"""A plain (not editable) install finds its configs and the shipped model from any folder, and installs the
+console scripts."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_a_built_wheel_carries_configs_model_and_scripts(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation", "-w", str(tmp_path / "wheel"), "-q"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    wheel = next((tmp_path / "wheel").glob("*.whl"))
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "--target", str(tmp_path / "site"), str(wheel), "-q"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert {"spine-infer", "spine-measure", "spine-review", "spine-node"} <= {p.name for p in (tmp_path / "site" / "bin").iterdir()}
+    site_packages = next(p for p in sys.path if p.endswith("site-packages"))
+    probe = (
+        "import pipeline, pipeline.lib.paths as p; from pipeline.models import ModelSet; m = ModelSet.load(); "
+        "print(pipeline.__file__, p.REPO_ROOT, (p.CONFIGS / 'levels.yaml').exists(), type(m.detector).__name__)"
+    )
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path / 'site'}{os.pathsep}{site_packages}"}
+    # the system interpreter, so that the checkout's editable install (a .pth of this venv) is not in play
+    done = subprocess.run(["python3", "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    package_file, root, has_configs, detector = done.stdout.split()
+    assert package_file.startswith(str(tmp_path / "site")) and root.endswith("pipeline/assets")
+    assert has_configs == "True" and detector == "Detector"

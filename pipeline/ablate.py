@@ -117,10 +117,10 @@ def _segmenter_figures(cfg, folder: str | Path) -> dict:
 def _naming_figures(cfg, folder: str | Path | None) -> dict:
     """Naming figures of the level identifier in ``folder`` (None: the priors' count naming) with ``cfg``'s decode
     settings, on the validation films, the full-length challenge films and held-out phantoms (seeds 300000+)."""
-    from detector.levels.evaluate import evaluate_naming
+    from detector.levels.evaluate import evaluate_naming, phantom_figures
     from detector.levels.predict import LevelIdentifier
     from detector.predict import spine_finder
-    from pipeline.lib.datasets.sources import DataConfig, challenge_annotations, crop_stage_sets, phantom_annotations
+    from pipeline.lib.datasets.sources import challenge_annotations, crop_stage_sets
 
     finder = spine_finder(cfg.data.repo_path(cfg.detector))
     if folder is not None:

@@ -71,12 +71,20 @@ def evaluate_naming(finder, films: Sequence[Annotation]) -> dict:
     return summarise(rows, expected)
 
 
+def phantom_figures(finder, count: int = 40, phantom_dir: str = "cache/phantoms") -> dict:
+    """Naming figures on ``count`` held-out phantoms (seeds 300000+, half AP, half lateral), per view."""
+    from pipeline.lib.datasets.sources import DataConfig, phantom_annotations
+
+    films = phantom_annotations(DataConfig(phantoms=count, phantom_dir=phantom_dir), seed_offset=300_000)
+    return {view.lower(): evaluate_naming(finder, [f for f in films if f.spine.view == view]) for view in ("AP", "LAT")}
+
+
 def main(argv: list[str] | None = None) -> int:
     from pipeline.lib.offline import configure
 
     configure()
     from detector.predict import spine_finder
-    from pipeline.lib.datasets.sources import DataConfig, challenge_annotations, crop_stage_sets, phantom_annotations
+    from pipeline.lib.datasets.sources import DataConfig, challenge_annotations, crop_stage_sets
     from pipeline.lib.files import atomic_write_json
     from pipeline.lib.paths import DEFAULT_MODELS
 
@@ -89,10 +97,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", help="write the figures to this JSON file")
     args = parser.parse_args(argv)
     data = DataConfig()
-    films = {"val": lambda: crop_stage_sets(data)[1], "challenge": lambda: challenge_annotations(data),
-             "phantoms": lambda: phantom_annotations(DataConfig(phantoms=40), seed_offset=300_000)}[args.on]()
     finder = spine_finder(args.detector, levels=None if args.count_only else args.models)
-    figures = {"on": args.on, "identifier": None if args.count_only else args.models, **evaluate_naming(finder, films)}
+    figures = {"on": args.on, "identifier": None if args.count_only else args.models}
+    if args.on == "phantoms":
+        figures.update(phantom_figures(finder))
+    else:
+        films = crop_stage_sets(data)[1] if args.on == "val" else challenge_annotations(data)
+        figures.update(evaluate_naming(finder, films))
     print(json.dumps(figures, indent=2))
     if args.out:
         atomic_write_json(args.out, figures)

@@ -125,11 +125,10 @@ def _naming_figures(cfg, folder: str | Path | None) -> dict:
     finder = spine_finder(cfg.data.repo_path(cfg.detector))
     if folder is not None:
         finder.levels = LevelIdentifier.load(folder).with_settings(cfg.decode, cfg.crop.extend)
-    phantoms = phantom_annotations(DataConfig(phantoms=40, phantom_dir=cfg.data.phantom_dir), seed_offset=300_000)
     return {
         **evaluate_naming(finder, crop_stage_sets(cfg.data, max_val=cfg.train.max_val_films)[1]),
         "challenge": evaluate_naming(finder, challenge_annotations(cfg.data)),
-        "phantoms": evaluate_naming(finder, phantoms),
+        "phantoms": phantom_figures(finder, phantom_dir=cfg.data.phantom_dir),
     }
 
 

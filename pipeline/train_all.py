@@ -94,13 +94,16 @@ def run_stage(stage: str, config_path: str, sets: list[str], log_path: Path) -> 
             raise RuntimeError(f"stage {stage} failed (exit {process.returncode}); see {log_path}")
 
 
-def assemble(cfg: PipelineConfig, run: Path) -> Path:
-    """Copy each stage's model folder into <run>/model and describe the set."""
+def assemble(cfg: PipelineConfig, run: Path, sources: dict[str, Path] | None = None) -> Path:
+    """Copy each stage's model folder (``<run>/<stage>/model``, or the folders ``sources`` names) into <run>/model
+    and describe the set."""
     model = run / "model"
     model.mkdir(parents=True, exist_ok=True)
     metas = {}
     for stage in STAGES:
-        source = run / stage / "model"
+        source = Path((sources or {}).get(stage) or run / stage / "model")
+        if not (source / "meta.json").exists() and BY_NAME[stage].optional:
+            continue
         if (model / stage).exists():
             shutil.rmtree(model / stage)
         shutil.copytree(source, model / stage)
@@ -166,9 +169,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--devices", type=int, help="devices per stage: Lightning devices, ultralytics GPU list 0..N-1")
     parser.add_argument("--strategy", help="Lightning strategy for several devices, e.g. ddp")
+    parser.add_argument("--assemble", nargs="+", metavar="STAGE=FOLDER",
+                        help="train nothing: assemble the model set from these stage model folders (e.g. levels=runs/levels/model)")
     args = parser.parse_args(argv)
     own = [s for s in args.set if s.split("=", 1)[0].split(".", 1)[0] not in STAGES]
     cfg = configlib.load(PipelineConfig, args.config, own + ([f"profile={args.profile}"] if args.profile else []))
+    if args.assemble:
+        sources = dict(item.split("=", 1) for item in args.assemble)
+        run = (REPO_ROOT / cfg.output / cfg.name) if not Path(cfg.output).is_absolute() else Path(cfg.output) / cfg.name
+        print(f"[train_all] model set: {assemble(cfg, run, {k: Path(v) for k, v in sources.items()})}")
+        return 0
     train_all(cfg, [s for s in args.set if s not in own], args.devices, args.strategy)
     return 0
 

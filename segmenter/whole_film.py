@@ -89,11 +89,11 @@ class WholeFilmSegmenter:
         network.load_state_dict(load_state(folder))
         return cls(network.eval().to(device), cfg.whole_film.height, cfg.whole_film.width, float(meta.get("threshold", 0.5)), device)
 
-    @torch.no_grad()
     def with_predict(self, predict) -> "WholeFilmSegmenter":
         """Test-time flip and refinement are settings of the crop variant; the whole-film baseline has none."""
         return self
 
+    @torch.no_grad()
     def instances(self, pixels: np.ndarray) -> list[np.ndarray]:
         small = cv2.resize(pixels.astype(np.float32), (self.width, self.height), interpolation=cv2.INTER_AREA)
         logits = self.network(normalise(torch.from_numpy(small)[None, None].to(self.device)))["logits"]

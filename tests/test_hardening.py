@@ -236,7 +236,9 @@ def test_ctrl_c_exits_130_keeping_the_rows_done(tmp_path, models, film):
             shutil.copy(film, folder / f"f{k:04d}.dcm")
     out = tmp_path / "out"
     command = [sys.executable, "-m", "pipeline.infer", str(folder), "--out", str(out), "--models", str(models), "--quiet"]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Ctrl-C restored in the child: a run started in the background (nohup ... &) ignores SIGINT and passes that on
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     import time
 
     deadline = time.monotonic() + 600  # the signal goes once films are being measured, however slow the start

@@ -101,7 +101,8 @@ def _node(out: Path, port: int, orthanc) -> subprocess.Popen:
         "--allow",
         "TESTSCU",
     ]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # even when CI ignores SIGINT
     _wait(lambda: _echo(port), 120, "the node to answer C-ECHO")
     return process
 

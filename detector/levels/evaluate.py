@@ -7,7 +7,7 @@ Per film, the found vertebrae are paired with the true ones by overlap (IoU >= 0
 from detection. Figures: films with every expected level found and named right (IoU >= 0.5, as the detector's
 figures count them), expected levels right, paired vertebrae named right, the *shift* histogram (per film, the
 most common offset found-minus-true level among paired vertebrae: -1 means the whole chain was named one level too
-high, e.g. C7 called T1) and, for the identifier, how often a film flagged uncertain is wrong against an unflagged
+high, e.g. the true T1 named C7) and, for the identifier, how often a film flagged uncertain is wrong against an unflagged
 one (the calibration of the warning).
 """
 

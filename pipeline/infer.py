@@ -20,7 +20,6 @@ import os
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Iterable
 
 from pipeline.lib.inputs import NothingToDo, expand_inputs, output_stems, printable
 from pipeline.lib.measures import MeasureOptions
@@ -126,7 +125,7 @@ def with_dicom_outputs(result: SpineResult, path: Path, folder: Path, models: Mo
 
 
 def run(
-    inputs: Iterable[str],
+    paths: list[Path],
     out: str | Path,
     models: ModelSet,
     view: str | None = None,
@@ -136,13 +135,12 @@ def run(
     verbose: bool = False,
     dicom_out: str | Path | None = None,
 ) -> list[dict]:
-    """Process every input; returns the summary rows (also appended to out/summary.csv as each film ends).
-    Raises NothingToDo when the inputs hold no film and FolderBusy when another run writes into ``out``."""
+    """Process every film of ``paths`` (as :func:`expand_inputs` gives them); returns the summary rows (also
+    appended to out/summary.csv as each film ends). Raises FolderBusy when another run writes into ``out``."""
     from tqdm import tqdm
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    paths = expand_inputs(inputs)
     stems, rows = output_stems(paths), []
     with Summary(out, SUMMARY_FIELDS) as summary:
         for path in tqdm(paths, desc="films", unit="film", disable=not progress):
@@ -250,11 +248,11 @@ def main(argv: list[str] | None = None) -> int:
             from pipeline.demo import make_sample
 
             inputs.append(str(make_sample(out / "sample")))
-        expand_inputs(inputs)  # nothing to do is found before the models load
+        paths = expand_inputs(inputs)  # nothing to do is found before the models load
         models = load_models(args.models, check_device(args.device))
         if args.dicom_out:
             check_out(args.dicom_out)
-        rows = run(inputs, out, models, args.view, args.anterior, not args.quiet, args.anonymise, args.verbose, args.dicom_out)
+        rows = run(paths, out, models, args.view, args.anterior, not args.quiet, args.anonymise, args.verbose, args.dicom_out)
     except (UsageError, NothingToDo, FolderBusy) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -19,8 +19,9 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
+from detector.levels.cache import cached_chains
 from detector.levels.config import ChainAugmentConfig, LevelsConfig
-from detector.levels.data import UNKNOWN, ChainSample, cached_chains, refeature
+from detector.levels.data import UNKNOWN, ChainSample, refeature
 from detector.levels.decode import CLASSES
 from detector.levels.model import build_model, model_input
 from pipeline.lib.datasets.sources import crop_stage_sets

@@ -21,6 +21,7 @@ from keypoints.config import KeypointsConfig
 from keypoints.model import build_model, model_input
 from pipeline.lib.cropdata import CropDataModule
 from pipeline.lib.datasets.sources import crop_stage_sets
+from pipeline.lib.geometry import CORNERS
 from pipeline.lib.modelfolder import save_model_folder, update_meta
 from pipeline.lib.training import TrainResult, best_state, fit, stage_main
 
@@ -76,7 +77,7 @@ class KeypointModule(L.LightningModule):
 def meta_for(cfg: KeypointsConfig, described: dict) -> dict:
     return {
         "stage": "keypoints", "format": "spine-keypoints/1", "head": cfg.model.head,
-        "corner_order": ["superior_left", "superior_right", "inferior_left", "inferior_right"],
+        "corner_order": list(CORNERS),
         "input": {"channels": 2 if cfg.model.mask_channel else 1, "crop_size": cfg.crop.size, "margin": cfg.crop.margin,
                   "intensity": "grey in [0, 1] mapped to [-1, 1]; mask channel {0, 1} mapped to [-1, 1]",
                   "crop": "square window around the vertebra box, side = longer box side x (1 + 2 margin)"},

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from pipeline.lib import config as configlib
 from pipeline.lib.files import atomic_write_json
+from pipeline.lib.geometry import CORNERS
 from pipeline.lib.modelfolder import code_version, read_meta
 from pipeline.lib.paths import REPO_ROOT
 from pipeline.models import InferenceOptions
@@ -120,7 +121,7 @@ def assemble(cfg: PipelineConfig, run: Path, sources: dict[str, Path] | None = N
             "name": cfg.name,
             "profile": cfg.profile,
             "code_version": code_version(),
-            "corner_order": ["superior_left", "superior_right", "inferior_left", "inferior_right"],
+            "corner_order": list(CORNERS),
             "stages": {
                 s: {
                     "trained_on": m.get("trained_on"),
@@ -136,8 +137,13 @@ def assemble(cfg: PipelineConfig, run: Path, sources: dict[str, Path] | None = N
     return model
 
 
+def run_folder(cfg: PipelineConfig) -> Path:
+    """Where a pipeline run writes: <output>/<name>, the output folder relative to the repository unless absolute."""
+    return Path(cfg.output) / cfg.name if Path(cfg.output).is_absolute() else REPO_ROOT / cfg.output / cfg.name
+
+
 def train_all(cfg: PipelineConfig, user_sets: list[str] = (), devices: int | None = None, strategy: str | None = None) -> Path:
-    run = (REPO_ROOT / cfg.output / cfg.name) if not Path(cfg.output).is_absolute() else Path(cfg.output) / cfg.name
+    run = run_folder(cfg)
     run.mkdir(parents=True, exist_ok=True)
     profile = configlib.read_yaml(REPO_ROOT / "configs" / "profiles" / f"{cfg.profile}.yaml")
     for stage in STAGES:
@@ -176,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = configlib.load(PipelineConfig, args.config, own + ([f"profile={args.profile}"] if args.profile else []))
     if args.assemble:
         sources = dict(item.split("=", 1) for item in args.assemble)
-        run = (REPO_ROOT / cfg.output / cfg.name) if not Path(cfg.output).is_absolute() else Path(cfg.output) / cfg.name
+        run = run_folder(cfg)
         print(f"[train_all] model set: {assemble(cfg, run, {k: Path(v) for k, v in sources.items()})}")
         return 0
     train_all(cfg, [s for s in args.set if s not in own], args.devices, args.strategy)

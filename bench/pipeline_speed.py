@@ -1,8 +1,12 @@
 """Benchmark (not a test): model load time, seconds per film for the whole pipeline and per stage, peak memory.
 
     python bench/pipeline_speed.py [--models DIR] [--films N] [--real DIR] [--device cpu] [--out bench/results.json]
+                                   [--arms torch onnx onnx+flip ...]
 
 Films: N synthetic AP phantoms at a realistic size (2400 px tall), or, with --real, the first N films of a folder.
+Arms compare inference settings in one run, the films taken in turn by every arm (so drift of the machine's speed
+falls on all alike): 'torch' or 'onnx' (the runtime of the crop networks and of the level identifier's CNN), '+flip'
+(test-time flip of the corners), '+segflip' (of the segmenter). Without --arms: the model set's own settings.
 """
 
 from __future__ import annotations
@@ -61,6 +65,35 @@ def time_film(models: ModelSet, pixels: np.ndarray) -> dict:
     return t
 
 
+def arm_models(models: ModelSet, arm: str) -> ModelSet:
+    """The model set with the crop stages' inference settings of ``arm`` (e.g. 'onnx+flip')."""
+    from dataclasses import replace
+
+    from keypoints.config import PredictConfig as CornerPredict
+    from segmenter.config import PredictConfig as SegmentPredict
+
+    tokens = set(arm.split("+"))
+    unknown = tokens - {"torch", "onnx", "flip", "segflip"}
+    if unknown or len(tokens & {"torch", "onnx"}) != 1:
+        raise SystemExit(f"arm {arm!r}: give one of torch/onnx, then optionally +flip, +segflip")
+    runtime = "onnx" if "onnx" in tokens else "torch"
+    corners = models.corners.with_predict(CornerPredict(flip="flip" in tokens, runtime=runtime)) \
+        if hasattr(models.corners, "with_predict") else models.corners
+    segmenter = models.segmenter.with_predict(SegmentPredict(flip="segflip" in tokens, runtime=runtime))
+    levels = replace(models.levels, runtime=runtime, embed=None) if models.levels is not None else None
+    return replace(models, corners=corners, segmenter=segmenter, levels=levels)
+
+
+def summarise(rows: list[dict]) -> dict:
+    keys = ("detect", "priors", "levels", "segment", "corners", "measure", "total")
+    return {
+        "mean_s": {k: float(np.mean([r[k] for r in rows])) for k in keys},
+        "ms_per_vertebra": {
+            k: 1000 * float(np.sum([r[k] for r in rows]) / max(1, np.sum([r["vertebrae"] for r in rows]))) for k in ("segment", "corners")
+        },
+    }
+
+
 def main() -> int:
     from pipeline.lib.offline import configure
 
@@ -71,24 +104,26 @@ def main() -> int:
     parser.add_argument("--real", help="a folder of real films to time instead of phantoms")
     parser.add_argument("--device", default="cpu", help="torch device")
     parser.add_argument("--out", help="write the figures to this JSON file")
+    parser.add_argument("--arms", nargs="+", help="inference settings to compare in one run, e.g. torch onnx onnx+flip")
     args = parser.parse_args()
     start = time.perf_counter()
     models = ModelSet.load(args.models, args.device)
     load_s = time.perf_counter() - start
+    arms = {arm: arm_models(models, arm) for arm in args.arms} if args.arms else {"model set": models}
     images = films(args)
-    time_film(models, images[0])  # warm-up
-    rows = [time_film(models, img) for img in images]
-    keys = ("detect", "priors", "levels", "segment", "corners", "measure", "total")
+    rows: dict[str, list[dict]] = {arm: [] for arm in arms}
+    for arm_set in arms.values():
+        time_film(arm_set, images[0])  # warm-up
+    for img in images:
+        for arm, arm_set in arms.items():
+            rows[arm].append(time_film(arm_set, img))
     report = {
         "machine": f"{platform.processor() or platform.machine()}, {__import__('os').cpu_count()} cores",
         "device": args.device,
-        "films": len(rows),
+        "films": len(images),
         "source": args.real or "phantoms 2400 px tall",
         "models_load_s": load_s,
-        "mean_s": {k: float(np.mean([r[k] for r in rows])) for k in keys},
-        "ms_per_vertebra": {
-            k: 1000 * float(np.sum([r[k] for r in rows]) / max(1, np.sum([r["vertebrae"] for r in rows]))) for k in ("segment", "corners")
-        },
+        **(summarise(rows["model set"]) if not args.arms else {"arms": {arm: summarise(r) for arm, r in rows.items()}}),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
     if args.device.startswith("cuda"):

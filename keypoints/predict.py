@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -23,12 +23,13 @@ from pipeline.lib.crop import Crop
 from pipeline.lib.geometry import FLIP_CORNERS, Box, Polygon
 from pipeline.lib.masks import fit_quadrilateral, spine_axes
 from pipeline.lib.modelfolder import load_state, read_meta
+from pipeline.lib.onnxrun import runner
 
 
 @dataclass
 class CornerModel:
     """The trained head. flip: average with the mirrored crop's corners; refine: passes re-cropped around the
-    previous pass's corners."""
+    previous pass's corners; run: what evaluates the network (itself, or its ONNX Runtime twin on the CPU)."""
 
     network: torch.nn.Module
     codec: object
@@ -39,6 +40,13 @@ class CornerModel:
     flip: bool = False
     refine: int = 0
     chain: bool = False
+    runtime: str = "torch"
+    run: Callable | None = None
+
+    def __post_init__(self) -> None:
+        if self.run is None:
+            channels = 2 if self.mask_channel else 1
+            self.run = runner(self.network, self.runtime, self.device, (1, channels, self.size, self.size))
 
     @classmethod
     def load(cls, folder: str | Path, device: str = "cpu") -> "CornerModel":
@@ -51,13 +59,15 @@ class CornerModel:
         network.load_state_dict(load_state(folder))
         codec = make_codec(cfg.model.head, cfg.crop.size, cfg.model.heatmap_beta)
         return cls(network.eval().to(device), codec, cfg.crop.size, cfg.crop.margin, cfg.model.mask_channel, device,
-                   cfg.predict.flip, cfg.predict.refine, cfg.predict.chain)
+                   cfg.predict.flip, cfg.predict.refine, cfg.predict.chain, cfg.predict.runtime)
 
     def with_predict(self, predict) -> "CornerModel":
         """The same network with other inference settings (a keypoints PredictConfig)."""
         from dataclasses import replace
 
-        return replace(self, flip=predict.flip, refine=predict.refine, chain=predict.chain)
+        same = predict.runtime == self.runtime
+        return replace(self, flip=predict.flip, refine=predict.refine, chain=predict.chain, runtime=predict.runtime,
+                       run=self.run if same else None)
 
     def corners(self, pixels: np.ndarray, boxes: Sequence[Box], outlines: Sequence[Polygon | None] | None = None,
                 batch: int = 64) -> list[np.ndarray]:
@@ -91,8 +101,8 @@ class CornerModel:
     def _decode(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 4, 2) crop px; with ``flip`` the mean of the crop's and its mirror's corners (mapped back)."""
         if not self.flip:
-            return self.codec.decode(self.network(x))
-        both = self.codec.decode(self.network(torch.cat([x, x.flip(-1)])))
+            return self.codec.decode(self.run(x))
+        both = self.codec.decode(self.run(torch.cat([x, x.flip(-1)])))
         return (both[: len(x)] + unflip_corners(both[len(x) :], self.size)) / 2
 
     def _mask(self, crop: Crop, outline: Polygon | None) -> np.ndarray:

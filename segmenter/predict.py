@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import cv2
 import numpy as np
@@ -20,6 +20,7 @@ from pipeline.lib import config as configlib
 from pipeline.lib.crop import Crop
 from pipeline.lib.geometry import Box, Polygon
 from pipeline.lib.modelfolder import load_state, read_meta
+from pipeline.lib.onnxrun import runner
 from segmenter.config import SegmenterConfig
 from segmenter.model import build_model, normalise
 
@@ -43,7 +44,8 @@ def crop_mask_to_polygon(prob: np.ndarray, crop: Crop, threshold: float = 0.5) -
 @dataclass
 class Segmenter:
     """A trained crop segmenter from its model folder. flip: average with the mirrored crop's probabilities;
-    refine: passes re-cropped around the previous pass's outline."""
+    refine: passes re-cropped around the previous pass's outline; run: what evaluates the network (itself, or its
+    ONNX Runtime twin on the CPU)."""
 
     network: torch.nn.Module
     size: int
@@ -52,6 +54,12 @@ class Segmenter:
     device: str = "cpu"
     flip: bool = False
     refine: int = 0
+    runtime: str = "torch"
+    run: Callable | None = None
+
+    def __post_init__(self) -> None:
+        if self.run is None:
+            self.run = runner(self.network, self.runtime, self.device, (1, 1, self.size, self.size), keys=("logits",))
 
     @classmethod
     def load(cls, folder: str | Path, device: str = "cpu") -> "Segmenter":
@@ -66,13 +74,14 @@ class Segmenter:
         network.load_state_dict(load_state(folder))
         network.eval().to(device)
         return cls(network, cfg.crop.size, cfg.crop.margin, float(meta.get("threshold", 0.5)), device, cfg.predict.flip,
-                   cfg.predict.refine)
+                   cfg.predict.refine, cfg.predict.runtime)
 
     def with_predict(self, predict) -> "Segmenter":
         """The same network with other inference settings (a segmenter PredictConfig)."""
         from dataclasses import replace
 
-        return replace(self, flip=predict.flip, refine=predict.refine)
+        same = predict.runtime == self.runtime
+        return replace(self, flip=predict.flip, refine=predict.refine, runtime=predict.runtime, run=self.run if same else None)
 
     def crops(self, boxes: Sequence[Box]) -> list[Crop]:
         return [Crop.around(box, self.margin, self.size) for box in boxes]
@@ -87,10 +96,10 @@ class Segmenter:
             images = np.stack([c.extract(pixels) for c in chunk]).astype(np.float32)
             x = normalise(torch.from_numpy(images)[:, None].to(self.device))
             if self.flip:
-                logits = self.network(torch.cat([x, x.flip(-1)]))["logits"]
+                logits = self.run(torch.cat([x, x.flip(-1)]))["logits"]
                 probs = (torch.sigmoid(logits[: len(x)]) + torch.sigmoid(logits[len(x):]).flip(-1)) / 2
             else:
-                probs = torch.sigmoid(self.network(x)["logits"])
+                probs = torch.sigmoid(self.run(x)["logits"])
             probs = probs[:, 0].cpu().numpy()
             out += list(zip(probs, chunk))
         return out

@@ -35,10 +35,12 @@ class LevelNet(nn.Module):
             out = 2 * cfg.hidden
         self.head = nn.Linear(out, len(CLASSES))
 
-    def member_inputs(self, crops: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
-        """(B, n, width): the crop embedding, with the geometric features when configured."""
-        b, n = crops.shape[:2]
-        embedded = self.embed(self.encoder(crops.flatten(0, 1))[-1]).unflatten(0, (b, n))
+    def embed_crops(self, crops: torch.Tensor) -> torch.Tensor:
+        """(N, 1, H, W) context crops -> (N, embed): the per-member CNN (what runs on ONNX Runtime at inference)."""
+        return self.embed(self.encoder(crops)[-1])
+
+    def member_inputs(self, embedded: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+        """(B, n, width): the crop embeddings, with the geometric features when configured."""
         if not self.cfg.features:
             return embedded
         if not self.cfg.age_sex:
@@ -47,7 +49,12 @@ class LevelNet(nn.Module):
         return torch.cat([embedded, features], dim=-1)
 
     def forward(self, crops: torch.Tensor, features: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-        x = self.member_inputs(crops, features)
+        b, n = crops.shape[:2]
+        return self.from_embeddings(self.embed_crops(crops.flatten(0, 1)).unflatten(0, (b, n)), features, valid)
+
+    def from_embeddings(self, embedded: torch.Tensor, features: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        """(B, n, embed) crop embeddings, features, valid -> (B, n, classes) logits: the sequence layer and head."""
+        x = self.member_inputs(embedded, features)
         if isinstance(self.sequence, nn.GRU):
             lengths = valid.sum(dim=1).clamp(min=1).cpu()
             packed = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
@@ -70,3 +77,14 @@ def build_model(cfg: ModelConfig, pretrained: bool = True) -> LevelNet:
 def model_input(crops: torch.Tensor) -> torch.Tensor:
     """uint8-range crops scaled to [0, 1] -> [-1, 1]."""
     return crops * 2 - 1
+
+
+class CropEmbedder(nn.Module):
+    """The level network's per-member CNN alone, as a module of its own (what :mod:`pipeline.lib.onnxrun` exports)."""
+
+    def __init__(self, network: LevelNet):
+        super().__init__()
+        self.network = network
+
+    def forward(self, crops: torch.Tensor) -> torch.Tensor:
+        return self.network.embed_crops(crops)

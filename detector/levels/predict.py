@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -18,22 +19,32 @@ import torch
 from detector.levels.config import CropConfig, LevelsConfig
 from detector.levels.data import context_crops, extend_chain, spine_boxes, spine_features
 from detector.levels.decode import CLASSES, EXTRA_LEVELS, DecodeConfig, Naming, decode, describe_runner_up, standard_position
-from detector.levels.model import build_model, model_input
+from detector.levels.model import CropEmbedder, build_model, model_input
 from pipeline.lib import config as configlib
 from pipeline.lib.geometry import STANDARD_LEVELS, Box, Spine, Vertebra
 from pipeline.lib.modelfolder import load_state, read_meta
+from pipeline.lib.onnxrun import Runtime, runner
 from pipeline.lib.result import LEVELS_UNCERTAIN
 
 
 @dataclass
 class LevelIdentifier:
+    """The trained level network and its decode. embed: what runs the per-member CNN (the network's own, or its
+    ONNX Runtime twin on the CPU with ``runtime='onnx'``); the sequence layer and head stay in torch."""
+
     network: torch.nn.Module
     crop: CropConfig
     decode_cfg: DecodeConfig
     device: str = "cpu"
+    runtime: Runtime = "onnx"
+    embed: Callable | None = None
+
+    def __post_init__(self) -> None:
+        if self.embed is None:
+            self.embed = runner(CropEmbedder(self.network).eval(), self.runtime, self.device, (1, 1, self.crop.height, self.crop.width))
 
     @classmethod
-    def load(cls, folder: str | Path, device: str = "cpu") -> "LevelIdentifier":
+    def load(cls, folder: str | Path, device: str = "cpu", runtime: Runtime = "onnx") -> "LevelIdentifier":
         folder = Path(folder)
         meta = read_meta(folder)
         if meta.get("stage") != "levels":
@@ -42,7 +53,7 @@ class LevelIdentifier:
         network = build_model(cfg.model, pretrained=False)
         network.load_state_dict(load_state(folder))
         decode_cfg = replace(cfg.decode, temperature=float(meta.get("temperature", cfg.decode.temperature)))
-        return cls(network.eval().to(device), cfg.crop, decode_cfg, device)
+        return cls(network.eval().to(device), cfg.crop, decode_cfg, device, runtime)
 
     def with_settings(self, decode_cfg: DecodeConfig, extend: int | None = None) -> "LevelIdentifier":
         """The same network with other decode costs (its fitted temperature kept) and candidates beyond the ends."""
@@ -55,9 +66,10 @@ class LevelIdentifier:
         """(n, len(CLASSES)) per-member log-probabilities (temperature applied), cranial first."""
         crops = context_crops(pixels, spine_boxes(chain), self.crop).astype(np.float32) / 255.0
         features = spine_features(chain, extrapolated, pixels.shape[0], age, sex)
-        x = model_input(torch.from_numpy(crops)[None, :, None].to(self.device))
+        x = model_input(torch.from_numpy(crops)[:, None].to(self.device))
         f = torch.from_numpy(features)[None].to(self.device)
-        logits = self.network(x, f, torch.ones(1, len(chain), dtype=torch.bool, device=self.device))[0]
+        embedded = self.embed(x).to(self.device)[None]
+        logits = self.network.from_embeddings(embedded, f, torch.ones(1, len(chain), dtype=torch.bool, device=self.device))[0]
         return torch.log_softmax(logits / self.decode_cfg.temperature, dim=-1).cpu().numpy()
 
     def name(self, pixels: np.ndarray, chain: Spine, expected: tuple[str, ...], age: float | None = None,

@@ -1,7 +1,11 @@
 """Keypoint figures in original image px: mean and median corner error, OR20 and OR40, and the AASCE Cobb
 SMAPE and mean absolute error these corners give (T1-L5 films), on truth boxes or on the cascade's boxes.
 
-    python -m keypoints.evaluate --models runs/keypoints/model [--out REPORT.json]
+    python -m keypoints.evaluate --models runs/keypoints/model [--box-sensitivity] [--out REPORT.json]
+
+--box-sensitivity adds how far the corners follow their box when the true box is moved (0: the head reads the
+corners off the image alone; 1: it reads them off the box's framing, so a detector's box error goes straight
+into the corners).
 """
 
 from __future__ import annotations
@@ -95,6 +99,43 @@ def evaluate_keypoints(model, films: Sequence[Annotation], find_spine: Callable 
     return out
 
 
+BOX_MOVES = {"shift_x": (0.1, 0.0, 0.0, 0.0), "shift_y": (0.0, 0.1, 0.0, 0.0), "scale": (0.0, 0.0, np.log(1.15), np.log(1.15))}
+
+
+def _follows(move: str, before: np.ndarray, after: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Per vertebra, the share of the box's move that the corners (n, 4, 2) made."""
+    if move == "scale":
+        def spread(c):
+            return np.stack([c[:, [1, 3], 0].mean(1) - c[:, [0, 2], 0].mean(1), c[:, [2, 3], 1].mean(1) - c[:, [0, 1], 1].mean(1)], 1)
+        return (spread(after) / spread(before) - 1).mean(1) / 0.15
+    axis, side = (0, boxes[:, 2] - boxes[:, 0]) if move == "shift_x" else (1, boxes[:, 3] - boxes[:, 1])
+    return (after - before)[..., axis].mean(1) / (0.1 * side)
+
+
+def box_sensitivity(model, films: Sequence[Annotation]) -> dict:
+    """How far the corners follow a moved true box (shift by a tenth of its width or height, scale by 1.15) and the
+    corner error on the true and on each moved box (mean px)."""
+    from pipeline.lib.boxjitter import apply_error
+    from pipeline.lib.geometry import Box
+
+    follows = {m: [] for m in BOX_MOVES}
+    errors = {m: [] for m in ("true_box", *BOX_MOVES)}
+    for ann in films:
+        pixels = read_radiograph(ann.image).pixels
+        vertebrae = [v for v in ann.spine.vertebrae if v.corners is not None]
+        boxes = np.array([v.box.as_list() for v in vertebrae])
+        truth = np.stack([v.corners for v in vertebrae])
+        before = np.stack(model.corners(pixels, [v.box for v in vertebrae]))
+        errors["true_box"].append(np.linalg.norm(before - truth, axis=-1).mean(1))
+        for move, error in BOX_MOVES.items():
+            moved = apply_error(boxes, np.tile(error, (len(boxes), 1)))
+            after = np.stack(model.corners(pixels, [Box(*b) for b in moved]))
+            follows[move].append(_follows(move, before, after, boxes))
+            errors[move].append(np.linalg.norm(after - truth, axis=-1).mean(1))
+    return {"follows": {m: float(np.mean(np.concatenate(v))) for m, v in follows.items()},
+            "corner_error_px": {m: float(np.mean(np.concatenate(v))) for m, v in errors.items()}}
+
+
 def main(argv: list[str] | None = None) -> int:
     from pipeline.lib.offline import configure
 
@@ -109,11 +150,15 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m keypoints.evaluate", description="Keypoint figures on the validation films (truth boxes)."
     )
     parser.add_argument("--models", required=True, help="keypoints model folder")
+    parser.add_argument("--box-sensitivity", action="store_true", help="also: how far the corners follow a moved box")
     parser.add_argument("--out", help="write the figures to this JSON file")
     args = parser.parse_args(argv)
     cfg = configlib.load(KeypointsConfig, Path(args.models) / "config.yaml")
     films = crop_stage_sets(cfg.data, max_val=cfg.train.max_val_films)[1]
-    figures = evaluate_keypoints(CornerModel.load(args.models), films, organisers=organiser_angles(cfg.data))
+    model = CornerModel.load(args.models)
+    figures = evaluate_keypoints(model, films, organisers=organiser_angles(cfg.data))
+    if args.box_sensitivity:
+        figures["box_sensitivity"] = box_sensitivity(model, films)
     print(json.dumps(figures, indent=2))
     if args.out:
         atomic_write_json(args.out, figures)

@@ -40,27 +40,27 @@ def test_measured_detector_error_round_trips_through_the_sampler():
     assert np.allclose(measured.std(axis=0), jitter.std, rtol=0.05)
 
 
-def test_bank_crop_without_error_is_the_stage_crop_of_the_film(ap_phantom):
-    import tempfile
-    from pathlib import Path
-
-    from pipeline.lib.crop import Crop
-    from pipeline.lib.cropbank import bank_frame, film_samples
-    from pipeline.lib.cropdata import stage_crop
+def phantom_bank(phantom, folder):
+    """The crop bank of one phantom film (stage crop 64 px, margin 0.35, context 0.35) and the film's path."""
+    from pipeline.lib.cropbank import CropBank, bank_frame, film_samples
     from pipeline.lib.datasets.annotation import Annotation
     from pipeline.lib.files import atomic_write_png
-    from pipeline.lib.radiograph import read_radiograph
 
-    folder = Path(tempfile.mkdtemp())
-    path = atomic_write_png(folder / "f.png", np.round(ap_phantom.image * 65535).astype(np.uint16))
-    ann = Annotation(str(path), "p", "phantom", ap_phantom.spine, ap_phantom.image.shape[1], ap_phantom.image.shape[0])
+    path = atomic_write_png(folder / "f.png", np.round(phantom.image * 65535).astype(np.uint16))
+    ann = Annotation(str(path), "p", "phantom", phantom.spine, phantom.image.shape[1], phantom.image.shape[0])
     side, margin = bank_frame(64, 0.35, 0.35)
-    rows = film_samples(ann, side, margin, 0)
-    from pipeline.lib.cropbank import CropBank
-
-    cols = list(zip(*rows))
+    cols = list(zip(*film_samples(ann, side, margin, 0)))
     bank = CropBank(np.stack(cols[0]), np.stack(cols[1]), np.stack(cols[2]), np.stack(cols[3]), np.array(cols[4]),
                     np.array(cols[5]), np.array(cols[6]), np.stack(cols[7]))
+    return bank, path
+
+
+def test_bank_crop_without_error_is_the_stage_crop_of_the_film(ap_phantom, tmp_path):
+    from pipeline.lib.crop import Crop
+    from pipeline.lib.cropdata import stage_crop
+    from pipeline.lib.radiograph import read_radiograph
+
+    bank, path = phantom_bank(ap_phantom, tmp_path)
     k = 8
     image, mask, _, corners = stage_crop(bank, k, 64, 0.35)
     v = ap_phantom.spine.vertebrae[k]
@@ -71,6 +71,34 @@ def test_bank_crop_without_error_is_the_stage_crop_of_the_film(ap_phantom):
     moved, _, _, moved_corners = stage_crop(bank, k, 64, 0.35, np.array([0.1, 0.0, 0.0, 0.0]))
     shift = Crop.around(v.box, 0.35, 64).scale[0] * 0.1 * v.box.width
     assert np.allclose(moved_corners[:, 0], corners[:, 0] - shift, atol=0.05)
+
+
+def test_validation_crops_are_moved_the_same_way_every_epoch(ap_phantom, tmp_path):
+    from pipeline.lib.cropdata import CropDataset
+
+    bank, _ = phantom_bank(ap_phantom, tmp_path)
+    jitter = BoxJitter(probability=1.0)
+    fixed = CropDataset(bank, 64, 0.35, jitter=jitter, seed=5, fixed=True)
+    assert torch.equal(fixed[3]["corners"], fixed[3]["corners"])
+    assert not torch.allclose(fixed[3]["corners"], CropDataset(bank, 64, 0.35)[3]["corners"], atol=0.5)
+    drawn = CropDataset(bank, 64, 0.35, jitter=jitter, seed=5)
+    assert not torch.equal(drawn[3]["corners"], drawn[3]["corners"])
+
+
+def test_training_can_start_from_a_model_folder(tmp_path):
+    from keypoints.config import KeypointsConfig
+    from keypoints.model import build_model
+    from keypoints.train import KeypointModule
+    from pipeline.lib import config as configlib
+    from pipeline.lib.modelfolder import load_state, save_model_folder
+    from pipeline.lib.training import start_from
+
+    cfg = configlib.build(KeypointsConfig, {"crop": {"size": 64}, "model": {"pretrained": "none"}})
+    folder = save_model_folder(tmp_path / "kp", build_model(cfg.model, pretrained=False).state_dict(), cfg, {"stage": "keypoints"})
+    module = KeypointModule(cfg)
+    start_from(module, folder)
+    saved = load_state(folder)
+    assert all(torch.equal(value, saved[key]) for key, value in module.model.state_dict().items())
 
 
 def test_flip_maps_corners_back_in_the_declared_order():

@@ -89,3 +89,32 @@ def test_one_epoch_smoke_run(tmp_path, head, mask):
     (corners,) = model.corners(np.zeros((300, 200), np.float32), [Box(50, 100, 110, 130)],
                                [Polygon(np.array([[50, 100], [110, 100], [110, 130], [50, 130]], float))])
     assert corners.shape == (4, 2) and np.isfinite(corners).all()
+
+
+def test_box_sensitivity_is_one_for_a_head_that_reads_the_box_and_zero_for_one_that_reads_the_image():
+    from keypoints.evaluate import box_sensitivity
+    from pipeline.lib.datasets.annotation import Annotation
+    from pipeline.lib.geometry import Spine, Vertebra
+
+    truth = np.array([[410.0, 300.0], [480.0, 300.0], [410.0, 340.0], [480.0, 340.0]])
+    spine = Spine((Vertebra("T8", Box.from_points(truth), corners=truth),), view="AP")
+
+    class ReadsTheBox:
+        def corners(self, pixels, boxes, outlines=None):
+            return [np.array([[b.x1, b.y1], [b.x2, b.y1], [b.x1, b.y2], [b.x2, b.y2]]) for b in boxes]
+
+    class ReadsTheImage:
+        def corners(self, pixels, boxes, outlines=None):
+            return [truth.copy() for _ in boxes]
+
+    import tempfile
+    from pathlib import Path
+
+    from pipeline.lib.files import atomic_write_png
+
+    path = atomic_write_png(Path(tempfile.mkdtemp()) / "f.png", np.zeros((600, 800), np.uint16))
+    films = [Annotation(str(path), "p", "phantom", spine, 800, 600)]
+    boxed, imaged = box_sensitivity(ReadsTheBox(), films), box_sensitivity(ReadsTheImage(), films)
+    assert all(abs(v - 1) < 1e-6 for v in boxed["follows"].values())
+    assert all(abs(v) < 1e-6 for v in imaged["follows"].values())
+    assert imaged["corner_error_px"]["scale"] == 0 and boxed["corner_error_px"]["shift_x"] > 6

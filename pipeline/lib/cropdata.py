@@ -37,8 +37,8 @@ class CropDataset(Dataset):
     has_occluder bool, corners (4, 2) crop px in the declared corner order."""
 
     def __init__(self, bank: CropBank, size: int, margin: float, augment: AugmentConfig | None = None,
-                 jitter: BoxJitter | None = None, seed: int = 0):
-        self.bank, self.size, self.margin, self.jitter = bank, size, margin, jitter
+                 jitter: BoxJitter | None = None, seed: int = 0, fixed: bool = False):
+        self.bank, self.size, self.margin, self.jitter, self.seed, self.fixed = bank, size, margin, jitter, seed, fixed
         self.augmenter = Augmenter(augment, seed) if augment is not None and augment.enabled else None
         self.rng = np.random.default_rng(seed)
 
@@ -46,7 +46,8 @@ class CropDataset(Dataset):
         return len(self.bank)
 
     def __getitem__(self, i: int) -> dict:
-        error = self.jitter.sample(self.rng, 1)[0] if self.jitter is not None else None
+        rng = np.random.default_rng([self.seed, i]) if self.fixed else self.rng  # fixed: the same move every epoch
+        error = self.jitter.sample(rng, 1)[0] if self.jitter is not None else None
         image, mask, occluder, corners = stage_crop(self.bank, i, self.size, self.margin, error)
         masks = [mask, occluder]
         if self.augmenter is not None:
@@ -61,8 +62,9 @@ class CropDataset(Dataset):
 
 
 class CropDataModule(L.LightningDataModule):
-    """Crop banks (built once, cached under ``cache``) for the given films; train crops jittered and augmented,
-    validation crops framed by the true boxes.
+    """Crop banks (built once, cached under ``cache``) for the given films; train crops jittered and augmented;
+    validation crops framed by the true boxes, or, when training is jittered, by boxes moved the same way (a fixed
+    move per crop), so that the checkpoint is chosen on the framing it will meet.
 
     train: any object with batch, num_workers, seed and crops_per_epoch (a stage's TrainConfig). context: the
     bank's margin beyond the stage's (room for moved boxes).
@@ -83,15 +85,18 @@ class CropDataModule(L.LightningDataModule):
             self.train_bank = cached_bank(self.train_films, side, margin, self.cache)
             self.val_bank = cached_bank(self.val_films, side, margin, self.cache)
 
+    @property
+    def active_jitter(self) -> BoxJitter | None:
+        return self.jitter if self.jitter is not None and self.jitter.probability > 0 else None
+
     def train_dataloader(self) -> DataLoader:
         t = self.train_cfg
-        jitter = self.jitter if self.jitter is not None and self.jitter.probability > 0 else None
-        dataset = CropDataset(self.train_bank, self.size, self.margin, self.augment, jitter, t.seed)
+        dataset = CropDataset(self.train_bank, self.size, self.margin, self.augment, self.active_jitter, t.seed)
         samples = min(t.crops_per_epoch or len(dataset), len(dataset))
         sampler = RandomSampler(dataset, replacement=False, num_samples=samples)
         return DataLoader(dataset, batch_size=t.batch, sampler=sampler, num_workers=t.num_workers,
                           drop_last=len(dataset) > t.batch)
 
     def val_dataloader(self) -> DataLoader:
-        dataset = CropDataset(self.val_bank, self.size, self.margin)
+        dataset = CropDataset(self.val_bank, self.size, self.margin, jitter=self.active_jitter, seed=self.train_cfg.seed, fixed=True)
         return DataLoader(dataset, batch_size=self.train_cfg.batch, num_workers=self.train_cfg.num_workers)

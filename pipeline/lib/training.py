@@ -12,7 +12,9 @@ import torch
 @dataclass(frozen=True)
 class LightningTrainConfig:
     """Training settings of a Lightning stage. devices/strategy/accelerator pass straight to Lightning (e.g. 2,
-    ddp, gpu); crops_per_epoch samples that many crops per epoch (None: all); threads caps torch's CPU threads."""
+    ddp, gpu); crops_per_epoch samples that many crops per epoch (None: all); threads caps torch's CPU threads;
+    init: a model folder of the same stage and architecture whose weights start the network (fine-tuning; None:
+    the configured pretrained encoder or random weights)."""
 
     epochs: int = 12
     batch: int = 16
@@ -28,6 +30,7 @@ class LightningTrainConfig:
     max_val_films: int | None = None
     crops_per_epoch: int | None = None
     threads: int | None = None
+    init: str | None = None
 
 
 @dataclass
@@ -45,6 +48,8 @@ def fit(module: L.LightningModule, data: L.LightningDataModule, t, run_dir: Path
 
     if t.threads:
         torch.set_num_threads(t.threads)
+    if t.init:
+        start_from(module, t.init)
     L.seed_everything(t.seed, workers=True)
     ckpt = ModelCheckpoint(dirpath=run_dir / "checkpoints", monitor=monitor, mode=mode, save_last=True, save_top_k=1)
     trainer = L.Trainer(max_epochs=t.epochs, accelerator=t.accelerator, devices=t.devices, strategy=t.strategy,
@@ -55,6 +60,15 @@ def fit(module: L.LightningModule, data: L.LightningDataModule, t, run_dir: Path
     if trainer.global_rank != 0:  # under DDP only rank 0 goes on to write the model folder
         return None
     return Path(ckpt.best_model_path or last)
+
+
+def start_from(module: L.LightningModule, folder: str | Path) -> None:
+    """Load a model folder's weights into ``module.model`` (every key must match: same stage, same architecture)."""
+    from pipeline.lib.modelfolder import load_state
+    from pipeline.lib.paths import REPO_ROOT
+
+    folder = Path(folder) if Path(folder).is_absolute() or Path(folder).exists() else REPO_ROOT / folder
+    module.model.load_state_dict(load_state(folder))
 
 
 def best_state(path: Path, prefix: str = "model.") -> dict:

@@ -23,7 +23,7 @@ from pipeline.lib.cropdata import CropDataModule
 from pipeline.lib.datasets.sources import crop_stage_sets
 from pipeline.lib.geometry import CORNERS
 from pipeline.lib.modelfolder import save_model_folder, update_meta
-from pipeline.lib.training import TrainResult, best_state, fit, stage_main
+from pipeline.lib.training import TrainResult, best_state, fit, seeded, stage_main
 
 
 def jitter_masks(masks: torch.Tensor, max_px: int = 2) -> torch.Tensor:
@@ -96,7 +96,7 @@ def train(cfg: KeypointsConfig) -> TrainResult:
         raise RuntimeError("no training films: point data.root at the shared data or set data.phantoms > 0")
     data = CropDataModule(train_films, val_films, cfg.crop.size, cfg.crop.margin, cfg.data.repo_path(cfg.cache), cfg.train,
                           cfg.augment, cfg.jitter, cfg.crop.context)
-    best = fit(KeypointModule(cfg), data, cfg.train, run_dir, "val_corner_px", "min")
+    best = fit(seeded(cfg.train, lambda: KeypointModule(cfg)), data, cfg.train, run_dir, "val_corner_px", "min")
     if best is None:
         return TrainResult(None, {})
     folder = save_model_folder(run_dir / "model", best_state(best), cfg, meta_for(cfg, described))

@@ -17,7 +17,7 @@ from torch import nn
 
 from pipeline.lib.datasets.sources import crop_stage_sets
 from pipeline.lib.modelfolder import save_model_folder, update_meta
-from pipeline.lib.training import TrainResult, best_state, fit, stage_main
+from pipeline.lib.training import TrainResult, best_state, fit, seeded, stage_main
 from segmenter.config import SegmenterConfig
 from segmenter.data import datamodule
 from segmenter.evaluate import evaluate_segmenter
@@ -85,7 +85,8 @@ def train_whole_film(cfg: SegmenterConfig) -> TrainResult:
     """The whole-film baseline (:mod:`segmenter.whole_film`) trained into a model folder."""
     run_dir = (Path(cfg.output) / cfg.name).resolve()
     train_films, val_films, described = crop_stage_sets(cfg.data, cfg.train.max_train_films, cfg.train.max_val_films)
-    best = fit(SegmenterModule(cfg), WholeFilmData(cfg, train_films, val_films), cfg.train, run_dir, "val_dice", "max")
+    module = seeded(cfg.train, lambda: SegmenterModule(cfg))
+    best = fit(module, WholeFilmData(cfg, train_films, val_films), cfg.train, run_dir, "val_dice", "max")
     if best is None:
         return TrainResult(None, {})
     meta = meta_for(cfg, described)
@@ -105,7 +106,7 @@ def train(cfg: SegmenterConfig) -> TrainResult:
     if not train_films:
         raise RuntimeError("no training films: point data.root at the shared data or set data.phantoms > 0")
     data = datamodule(cfg, train_films, val_films)
-    best = fit(SegmenterModule(cfg), data, cfg.train, run_dir, "val_dice", "max")
+    best = fit(seeded(cfg.train, lambda: SegmenterModule(cfg)), data, cfg.train, run_dir, "val_dice", "max")
     if best is None:
         return TrainResult(None, {})
     folder = save_model_folder(run_dir / "model", best_state(best), cfg, meta_for(cfg, described))

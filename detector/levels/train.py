@@ -26,7 +26,7 @@ from detector.levels.decode import CLASSES
 from detector.levels.model import build_model, model_input
 from pipeline.lib.datasets.sources import crop_stage_sets
 from pipeline.lib.modelfolder import save_model_folder, update_meta
-from pipeline.lib.training import TrainResult, best_state, fit, stage_main
+from pipeline.lib.training import TrainResult, best_state, fit, seeded, stage_main
 
 
 def augment_chain(s: ChainSample, cfg: ChainAugmentConfig, rng: np.random.Generator):
@@ -181,7 +181,7 @@ def train(cfg: LevelsConfig) -> TrainResult:
     detector = cfg.data.repo_path(cfg.detector)
     chains = cached_chains(train_films, spine_finder(detector), cfg.crop, cfg.data.repo_path(cfg.cache), detector_key(detector), True)
     fit_set, calibration = split_calibration(chains, cfg.calibration_fraction)
-    module = LevelModule(cfg)
+    module = seeded(cfg.train, lambda: LevelModule(cfg))
     best = fit(module, ChainDataModule(fit_set, calibration or fit_set[:2], cfg), cfg.train, run_dir, "val_loss", "min")
     if best is None:
         return TrainResult(None, {})

@@ -41,6 +41,13 @@ class TrainResult:
     metrics: dict
 
 
+def seeded(t, build):
+    """``build()`` (a stage's LightningModule) after seeding every generator with ``t.seed``, so that the randomly
+    initialised layers, and with them the whole run, are the same each time."""
+    L.seed_everything(t.seed, workers=True)
+    return build()
+
+
 def fit(module: L.LightningModule, data: L.LightningDataModule, t, run_dir: Path, monitor: str, mode: str) -> Path | None:
     """Lightning fit with checkpoints in ``run_dir`` (resumes from last.ckpt); returns the best checkpoint
     (None on the non-zero ranks of a multi-process run)."""

@@ -99,7 +99,8 @@ def evaluate_keypoints(model, films: Sequence[Annotation], find_spine: Callable 
     return out
 
 
-BOX_MOVES = {"shift_x": (0.1, 0.0, 0.0, 0.0), "shift_y": (0.0, 0.1, 0.0, 0.0), "scale": (0.0, 0.0, np.log(1.15), np.log(1.15))}
+SHIFT, SCALE = 0.1, 1.15  # the moves: a tenth of the box's width or height; 15 % larger
+BOX_MOVES = {"shift_x": (SHIFT, 0.0, 0.0, 0.0), "shift_y": (0.0, SHIFT, 0.0, 0.0), "scale": (0.0, 0.0, np.log(SCALE), np.log(SCALE))}
 
 
 def _follows(move: str, before: np.ndarray, after: np.ndarray, boxes: np.ndarray) -> np.ndarray:
@@ -107,9 +108,9 @@ def _follows(move: str, before: np.ndarray, after: np.ndarray, boxes: np.ndarray
     if move == "scale":
         def spread(c):
             return np.stack([c[:, [1, 3], 0].mean(1) - c[:, [0, 2], 0].mean(1), c[:, [2, 3], 1].mean(1) - c[:, [0, 1], 1].mean(1)], 1)
-        return (spread(after) / spread(before) - 1).mean(1) / 0.15
+        return (spread(after) / spread(before) - 1).mean(1) / (SCALE - 1)
     axis, side = (0, boxes[:, 2] - boxes[:, 0]) if move == "shift_x" else (1, boxes[:, 3] - boxes[:, 1])
-    return (after - before)[..., axis].mean(1) / (0.1 * side)
+    return (after - before)[..., axis].mean(1) / (SHIFT * side)
 
 
 def box_sensitivity(model, films: Sequence[Annotation]) -> dict:

@@ -23,7 +23,7 @@ from pipeline.lib.crop import Crop
 from pipeline.lib.geometry import FLIP_CORNERS, Box, Polygon
 from pipeline.lib.masks import fit_quadrilateral, spine_axes
 from pipeline.lib.modelfolder import load_state, read_meta
-from pipeline.lib.onnxrun import runner
+from pipeline.lib.onnxrun import Runtime, runner
 
 
 @dataclass
@@ -40,7 +40,7 @@ class CornerModel:
     flip: bool = False
     refine: int = 0
     chain: bool = False
-    runtime: str = "torch"
+    runtime: Runtime = "torch"
     run: Callable | None = None
 
     def __post_init__(self) -> None:

@@ -20,7 +20,7 @@ from pipeline.lib import config as configlib
 from pipeline.lib.crop import Crop
 from pipeline.lib.geometry import Box, Polygon
 from pipeline.lib.modelfolder import load_state, read_meta
-from pipeline.lib.onnxrun import runner
+from pipeline.lib.onnxrun import Runtime, runner
 from segmenter.config import SegmenterConfig
 from segmenter.model import build_model, normalise
 
@@ -54,7 +54,7 @@ class Segmenter:
     device: str = "cpu"
     flip: bool = False
     refine: int = 0
-    runtime: str = "torch"
+    runtime: Runtime = "torch"
     run: Callable | None = None
 
     def __post_init__(self) -> None:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.ablate import DEFAULT_DETECTOR, collect, rescore, run_ablation
+from pipeline.ablate import DEFAULT_DETECTOR, rescore, run_ablation
+from pipeline.ablate_table import collect
 from pipeline.lib import config as configlib
 from pipeline.train_all import flatten
 

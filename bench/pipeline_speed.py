@@ -24,7 +24,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pipeline.lib.measures import measure_spine  # noqa: E402
-from pipeline.lib.priors import apply_priors  # noqa: E402
+from pipeline.lib.priors import apply_priors, snap_inferred  # noqa: E402
 from pipeline.lib.radiograph import read_radiograph  # noqa: E402
 from pipeline.models import ModelSet  # noqa: E402
 
@@ -49,6 +49,7 @@ def time_film(models: ModelSet, pixels: np.ndarray) -> dict:
     start = time.perf_counter()
     if models.levels is not None and len(spine):
         spine = models.levels.name(pixels, spine, models.options.priors_ap.expected_levels)[0]
+    spine = snap_inferred(spine, detections, models.options.priors_ap.snap_iou)
     t["levels"] = time.perf_counter() - start
     boxes = [v.box for v in spine.vertebrae]
     start = time.perf_counter()

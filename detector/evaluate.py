@@ -23,7 +23,7 @@ from detector.config import ROBOFLOW_BOX_SCALE
 from pipeline.lib.datasets.annotation import Annotation
 from pipeline.lib.geometry import Box, Spine
 from pipeline.lib.metrics import ap_50_95, average_precision, match_boxes
-from pipeline.lib.priors import Detection, PriorsConfig, apply_priors, name_levels
+from pipeline.lib.priors import Detection, PriorsConfig, apply_priors, name_levels, snap_inferred
 from pipeline.lib.radiograph import read_radiograph
 
 
@@ -91,9 +91,10 @@ def evaluate_detector(detector, annotations: Sequence[Annotation], priors: Prior
         truths.append(_boxes(truth))
         after, _ = apply_priors(detections, priors)
         rows.append({"expected": expected, "before": _film_row(_before_priors(detections, priors, conf), truth, expected),
-                     "after": _film_row(after, truth, expected)})
+                     "after": _film_row(snap_inferred(after, detections, priors.snap_iou), truth, expected)})
         if levels is not None:
-            rows[-1]["levels"] = _film_row(levels.name(pixels, after, expected)[0] if len(after) else after, truth, expected)
+            named = levels.name(pixels, after, expected)[0] if len(after) else after
+            rows[-1]["levels"] = _film_row(snap_inferred(named, detections, priors.snap_iou), truth, expected)
     if not rows:
         return {"films": 0}
     figures = {"films": len(rows), "AP50": average_precision(preds, truths, 0.5), "AP50-95": ap_50_95(preds, truths),

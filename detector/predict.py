@@ -19,7 +19,7 @@ from detector.model import build_network, raw_outputs
 from pipeline.lib.crop import Crop
 from pipeline.lib.geometry import Box, Spine, level_range
 from pipeline.lib.modelfolder import load_state, read_meta
-from pipeline.lib.priors import Detection, PriorsConfig, apply_priors
+from pipeline.lib.priors import Detection, PriorsConfig, apply_priors, snap_inferred
 
 PAD_VALUE = 114 / 255  # ultralytics' letterbox grey
 STRIDE = 32
@@ -145,7 +145,8 @@ def lateral_priors(priors: PriorsConfig) -> PriorsConfig:
 @dataclass
 class SpineFinder:
     """Film pixels -> the named chain: the detector, the count and ordering priors of the view, then the level
-    identifier when there is one (else the priors name the chain by its count)."""
+    identifier when there is one (else the priors name the chain by its count); last, each inferred vertebra takes
+    the box of a weak detection that overlaps it (``priors.snap_iou``)."""
 
     detector: Detector
     priors_ap: PriorsConfig
@@ -159,11 +160,12 @@ class SpineFinder:
              sex: str | None = None) -> tuple[Spine, list[str]]:
         """(spine cranial first, warnings); ``view`` 'AP', 'PA' or 'LAT'."""
         priors = self.priors(view)
-        chain, warnings = apply_priors(self.detector.detect(pixels), priors, view, spacing_mm, name_by_count=self.levels is None)
+        detections = self.detector.detect(pixels)
+        chain, warnings = apply_priors(detections, priors, view, spacing_mm, name_by_count=self.levels is None)
         if self.levels is None or len(chain) == 0:
-            return chain, warnings
+            return snap_inferred(chain, detections, priors.snap_iou), warnings
         spine, named, _ = self.levels.name(pixels, chain, priors.expected_levels, age, sex)
-        return spine, warnings + named
+        return snap_inferred(spine, detections, priors.snap_iou), warnings + named
 
     def __call__(self, pixels: np.ndarray, view: str = "AP") -> Spine:
         return self.find(pixels, view)[0]

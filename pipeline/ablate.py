@@ -54,7 +54,7 @@ def _evaluate_only(stage: str, cfg, folder: str) -> dict:
         from detector.predict import Detector
 
         films = detector_sets(cfg)[1] if cfg.name != "detector__challenge" else challenge_annotations(cfg.data)
-        return evaluate_detector(Detector.load(folder).with_predict(cfg.predict), films, cfg.priors)
+        return evaluate_detector(Detector.load(folder).with_predict(cfg.predict), films, cfg.priors, _sibling_levels(folder))
     if stage == "keypoints":
         from keypoints.predict import CornerModel, MaskFitCorners
 
@@ -66,6 +66,16 @@ def _evaluate_only(stage: str, cfg, folder: str) -> dict:
     if stage == "levels":
         return _naming_figures(cfg, None if folder == "count" else folder)
     raise ValueError(f"evaluate_only is not supported for stage {stage}")
+
+
+def _sibling_levels(folder: str | Path):
+    """The level identifier of the model set a detector folder belongs to (its sibling ``levels``), or None."""
+    levels = Path(folder).parent / "levels"
+    if _stage_of(levels) != "levels":
+        return None
+    from detector.levels.predict import LevelIdentifier
+
+    return LevelIdentifier.load(levels)
 
 
 def _stage_of(folder: str | Path) -> str | None:

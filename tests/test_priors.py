@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.lib.geometry import AASCE_LEVELS, Box
-from pipeline.lib.priors import Detection, PriorsConfig, apply_priors
+from pipeline.lib.config import ConfigError
+from pipeline.lib.geometry import AASCE_LEVELS, Box, Spine
+from pipeline.lib.priors import Detection, PriorsConfig, apply_priors, snap_inferred
 
 
 def column(n: int = 17, curve: float = 0.0, top: float = 100.0) -> list[Detection]:
@@ -117,3 +118,48 @@ def test_config_validation():
 
     with pytest.raises(ConfigError, match="cranial to caudal"):
         build(PriorsConfig, {"expected_levels": ["L5", "T1"]})
+
+
+def _with_inferred_top(shift: float) -> tuple[Spine, list[Detection], Detection]:
+    """A named spine whose T1 was added beyond the chain's end (a box extrapolated from T2 and T3, as the level
+    identifier adds one), the detections the chain came from, and a weak detection of T1 moved by ``shift`` of its
+    height from the true T1."""
+    dets = column()
+    spine, _ = apply_priors(dets)
+    b = dets[0].box
+    guess = Box(b.x1 + 6, b.y1 - 5, b.x2 + 6, b.y2 - 5)
+    first = spine.vertebrae[0].with_(box=guess, score=0.0, inferred=True)
+    weak = Detection(Box(b.x1, b.y1 + shift * b.height, b.x2, b.y2 + shift * b.height), 0.08)
+    return spine.with_(vertebrae=(first,) + spine.vertebrae[1:]), dets[1:], weak
+
+
+def test_an_inferred_vertebra_takes_the_box_of_a_weak_detection_there():
+    spine, dets, weak = _with_inferred_top(0.05)
+    snapped = snap_inferred(spine, dets + [weak], 0.3)
+    top = snapped.vertebrae[0]
+    assert top.box == weak.box and top.score == pytest.approx(0.08) and top.inferred and top.level == "T1"
+    assert [v.box for v in snapped.vertebrae[1:]] == [v.box for v in spine.vertebrae[1:]]
+    assert snap_inferred(spine, dets + [weak], 0.0) is spine  # 0: off
+
+
+def test_snapping_leaves_inferred_vertebrae_without_a_detection_of_their_own():
+    spine, dets, weak = _with_inferred_top(1.2)  # the weak box lies over T2, a detected vertebra: not T1's
+    assert [v.box for v in snap_inferred(spine, dets + [weak], 0.3).vertebrae] == [v.box for v in spine.vertebrae]
+    far = Detection(Box(0, 0, 10, 10), 0.5)  # nowhere near
+    assert [v.box for v in snap_inferred(spine, dets + [far], 0.3).vertebrae] == [v.box for v in spine.vertebrae]
+
+
+def test_snap_iou_is_validated():
+    with pytest.raises(ConfigError):
+        PriorsConfig(snap_iou=1.5).validate()
+
+
+def test_a_detection_as_much_another_vertebra_s_is_not_taken():
+    from pipeline.lib.geometry import Vertebra
+
+    spine = Spine((Vertebra("T1", Box(0, 0, 10, 10), score=0.9), Vertebra("T2", Box(0, 8, 10, 18), score=0.0, inferred=True),
+                   Vertebra("T3", Box(0, 20, 10, 30), score=0.9)))
+    shared = Detection(Box(0, 4, 10, 14), 0.1)  # IoU 0.43 with T1 and with the inferred T2
+    assert snap_inferred(spine, [shared], 0.3).vertebrae[1].box == Box(0, 8, 10, 18)
+    own = Detection(Box(0, 9, 10, 19), 0.1)
+    assert snap_inferred(spine, [shared, own], 0.3).vertebrae[1].box == own.box

@@ -52,6 +52,7 @@ class PriorsConfig:
     min_chain: int = 3
     min_median_score: float = 0.5  # a chain of weak detections (noise, a checkerboard, another body part) is no spine
     extra_level: Literal["auto", "L6", "T13"] = "auto"
+    snap_iou: float = 0.3  # an inferred vertebra takes the box of a weak detection overlapping it this much; 0: off
 
     def validate(self) -> None:
         if len(self.expected_levels) < 2:
@@ -59,6 +60,8 @@ class PriorsConfig:
         indices = [level_index(name) for name in self.expected_levels]
         if indices != sorted(indices):
             raise ConfigError("priors.expected_levels must run cranial to caudal")
+        if not 0.0 <= self.snap_iou <= 1.0:
+            raise ConfigError(f"priors.snap_iou={self.snap_iou} must lie in [0, 1] (0 turns snapping off)")
 
 
 def merge_duplicates(detections: list[Detection], iou: float) -> list[Detection]:
@@ -250,3 +253,27 @@ def apply_priors(detections: list[Detection], cfg: PriorsConfig = PriorsConfig()
 def _spine(items, names, view: str, spacing_mm) -> Spine:
     vertebrae = tuple(Vertebra(name, box, score=score, inferred=inferred) for (box, score, inferred, _), name in zip(items, names))
     return Spine(vertebrae, view=view, spacing_mm=spacing_mm)
+
+
+def snap_inferred(spine: Spine, detections: list[Detection], min_iou: float) -> Spine:
+    """The spine with each inferred vertebra (placed by the priors between neighbours, or by the level identifier
+    beyond the chain's ends) moved onto the raw detection that overlaps it best, when that detection overlaps it by
+    ``min_iou`` or more and no other vertebra of the spine by as much: a weak detection the chain left out is a
+    better box than one drawn from the neighbours. Snapped vertebrae stay ``inferred`` and take the detection's
+    score; each detection serves one vertebra. ``min_iou`` 0 leaves the spine as it is."""
+    if min_iou <= 0 or not detections or not any(v.inferred for v in spine.vertebrae):
+        return spine
+    boxes = np.array([d.box.as_list() for d in detections])
+    overlap = box_iou(np.array([v.box.as_list() for v in spine.vertebrae]), boxes)  # (vertebrae, detections)
+    used: set[int] = set()
+    out = list(spine.vertebrae)
+    for k, v in enumerate(spine.vertebrae):
+        if not v.inferred:
+            continue
+        others = np.delete(overlap, k, axis=0).max(axis=0) if len(out) > 1 else np.zeros(len(detections))
+        free = [j for j in np.argsort(-overlap[k]) if j not in used and others[j] < min_iou]
+        if free and overlap[k, free[0]] >= min_iou:
+            j = int(free[0])
+            used.add(j)
+            out[k] = v.with_(box=detections[j].box, score=detections[j].score)
+    return spine.with_(vertebrae=tuple(out))

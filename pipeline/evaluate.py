@@ -140,6 +140,9 @@ def markdown(report: dict) -> str:
             f"| naming | cascade | films all right / levels right / paired vertebrae named right | "
             f"{_fmt(naming['films_all_levels_correct'])} / {_fmt(naming['levels_correct'])} / {_fmt(naming['vertebrae_named_right'])} |"
         )
+        if "films_all_named_right" in naming:
+            lines.append(f"| naming | cascade | films with every level paired and named right (names alone) | "
+                         f"{_fmt(naming['films_all_named_right'])} |")
         lines.append(
             "| naming | cascade | films by shift of the chain (-2, -1, 0, +1, +2) | "
             + ", ".join(str(naming["shift_histogram"][k]) for k in ("-2", "-1", "0", "1", "2"))

@@ -5,10 +5,11 @@
 
 Per film, the found vertebrae are paired with the true ones by overlap (IoU >= 0.3), so naming is scored apart
 from detection. Figures: films with every expected level found and named right (IoU >= 0.5, as the detector's
-figures count them), expected levels right, paired vertebrae named right, the *shift* histogram (per film, the
+figures count them), films with every expected level paired and named right (names alone, whatever the box's
+overlap above 0.3), expected levels right, paired vertebrae named right, the *shift* histogram (per film, the
 most common offset found-minus-true level among paired vertebrae: -1 means the whole chain was named one level too
-high, e.g. the true T1 named C7) and, for the identifier, how often a film flagged uncertain is wrong against an unflagged
-one (the calibration of the warning).
+high, e.g. the true T1 named C7) and, for the identifier, how often a film flagged uncertain is wrong (either
+figure) against an unflagged one (the calibration of the warning).
 """
 
 from __future__ import annotations
@@ -35,8 +36,10 @@ def film_row(found: Spine, truth: Spine, expected: Sequence[str], warnings: Sequ
     true_names = tuple(truth.vertebrae[t].level for t in pairs)
     found_names = tuple(found.vertebrae[f].level for f in pairs.values())
     named = naming_correct(found, truth, expected)
+    right = {a for a, b in zip(true_names, found_names) if a and a == b}
     return {"levels_right": None if named is None else named[0], "all_right": None if named is None else named[1],
             "paired": len(pairs), "paired_right": sum(a == b for a, b in zip(true_names, found_names) if a),
+            "all_named_right": None if named is None else all(name in right for name in expected),
             "shift": shift_between(true_names, found_names),
             "flagged": levels_uncertain(warnings)}
 
@@ -54,8 +57,11 @@ def summarise(rows: list[dict], expected: Sequence[str]) -> dict:
         "levels_correct": sum(r["levels_right"] for r in named) / (len(named) * len(expected)),
         "vertebrae_named_right": sum(r["paired_right"] for r in named) / max(1, sum(r["paired"] for r in named)),
         "shift_histogram": {k: shifts.get(k, 0) for k in ("-3", "-2", "-1", "0", "1", "2", "3", "none")},
-        "flagged": {"films": len(flagged), "wrong": sum(not r["all_right"] for r in flagged)},
-        "unflagged": {"films": len(unflagged), "wrong": sum(not r["all_right"] for r in unflagged)},
+        "films_all_named_right": sum(r["all_named_right"] for r in named) / len(named),
+        "flagged": {"films": len(flagged), "wrong": sum(not r["all_right"] for r in flagged),
+                    "misnamed": sum(not r["all_named_right"] for r in flagged)},
+        "unflagged": {"films": len(unflagged), "wrong": sum(not r["all_right"] for r in unflagged),
+                      "misnamed": sum(not r["all_named_right"] for r in unflagged)},
     }
 
 

@@ -1,0 +1,38 @@
+"""The naming figures: names scored apart from box overlap, the shift, and the flag's calibration."""
+
+from __future__ import annotations
+
+from detector.levels.evaluate import film_row, summarise
+from pipeline.lib.geometry import AASCE_LEVELS, STANDARD_LEVELS, Box, Spine, Vertebra
+from pipeline.lib.result import LEVELS_UNCERTAIN
+
+
+def truth() -> Spine:
+    return Spine(tuple(Vertebra(name, Box(100, 40 * k, 160, 40 * k + 30)) for k, name in enumerate(AASCE_LEVELS)))
+
+
+def renamed(spine: Spine, offset: int) -> Spine:
+    return spine.with_(vertebrae=tuple(v.with_(level=STANDARD_LEVELS[STANDARD_LEVELS.index(v.level) + offset]) for v in spine.vertebrae))
+
+
+def test_a_loose_box_fails_the_overlap_figure_but_not_the_names():
+    found = list(truth().vertebrae)
+    last = found[-1].box
+    found[-1] = found[-1].with_(box=Box(last.x1, last.y1 + 12, last.x2, last.y2 + 12))  # IoU 0.43 with the truth
+    row = film_row(Spine(tuple(found)), truth(), AASCE_LEVELS, [])
+    assert row["all_right"] is False and row["all_named_right"] is True and row["shift"] == 0
+
+
+def test_a_chain_named_one_level_high_fails_both_and_is_a_minus_one_shift():
+    row = film_row(renamed(truth(), -1), truth(), AASCE_LEVELS, [])
+    assert row["all_right"] is False and row["all_named_right"] is False and row["shift"] == -1
+
+
+def test_the_flag_is_scored_against_either_figure():
+    good = film_row(truth(), truth(), AASCE_LEVELS, [])
+    shifted = film_row(renamed(truth(), 1), truth(), AASCE_LEVELS, [f"{LEVELS_UNCERTAIN}: close call"])
+    figures = summarise([good, shifted], AASCE_LEVELS)
+    assert figures["films_all_levels_correct"] == 0.5 and figures["films_all_named_right"] == 0.5
+    assert figures["flagged"] == {"films": 1, "wrong": 1, "misnamed": 1}
+    assert figures["unflagged"] == {"films": 1, "wrong": 0, "misnamed": 0}
+    assert figures["shift_histogram"]["1"] == 1 and figures["shift_histogram"]["0"] == 1

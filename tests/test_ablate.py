@@ -51,3 +51,13 @@ def test_keypoint_arm_without_training_is_scored_on_truth_and_detector_boxes(tmp
     truth_boxes, detector_boxes = record["figures"]["corners"], record["figures"]["cascade"]["corners"]
     assert truth_boxes["mean_px"] < 3.0 and detector_boxes["mean_px"] < 4.0  # the mask fit to the shipped segmenter's outlines, phantoms
     assert record["figures"]["cascade"]["detector"] == str(DEFAULT_DETECTOR)
+
+
+def test_a_detector_arm_is_scored_with_its_model_set_s_level_identifier(tmp_path):
+    from pipeline.ablate import _sibling_levels
+    from pipeline.lib.paths import DEFAULT_MODELS
+
+    assert _sibling_levels(DEFAULT_MODELS / "detector") is not None  # models/default/levels
+    lone = tmp_path / "set" / "detector"
+    lone.mkdir(parents=True)
+    assert _sibling_levels(lone) is None  # a detector folder on its own: no identifier, no after_levels row

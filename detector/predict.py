@@ -162,10 +162,10 @@ class SpineFinder:
         priors = self.priors(view)
         detections = self.detector.detect(pixels)
         chain, warnings = apply_priors(detections, priors, view, spacing_mm, name_by_count=self.levels is None)
-        if self.levels is None or len(chain) == 0:
-            return snap_inferred(chain, detections, priors.snap_iou), warnings
-        spine, named, _ = self.levels.name(pixels, chain, priors.expected_levels, age, sex)
-        return snap_inferred(spine, detections, priors.snap_iou), warnings + named
+        if self.levels is not None and len(chain):
+            chain, named, _ = self.levels.name(pixels, chain, priors.expected_levels, age, sex)
+            warnings = warnings + named
+        return snap_inferred(chain, detections, priors.snap_iou), warnings
 
     def __call__(self, pixels: np.ndarray, view: str = "AP") -> Spine:
         return self.find(pixels, view)[0]

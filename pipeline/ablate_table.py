@@ -39,7 +39,6 @@ HEADLINE = {
 }
 
 
-
 def _pick(figures: dict, keys: tuple) -> object:
     for key in keys:
         figures = figures.get(key) if isinstance(figures, dict) else None

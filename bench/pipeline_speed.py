@@ -6,7 +6,8 @@
 Films: N synthetic AP phantoms at a realistic size (2400 px tall), or, with --real, the first N films of a folder.
 Arms compare inference settings in one run, the films taken in turn by every arm (so drift of the machine's speed
 falls on all alike): 'torch' or 'onnx' (the runtime of the crop networks and of the level identifier's CNN), '+flip'
-(test-time flip of the corners), '+segflip' (of the segmenter). Without --arms: the model set's own settings.
+(test-time flip of the corners), '+segflip' (of the segmenter), '+noframe' (the found boxes not re-drawn by the
+model set's framer; the framer keeps its own flip setting). Without --arms: the model set's own settings.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from detector.predict import reframe  # noqa: E402
 from pipeline.lib.measures import measure_spine  # noqa: E402
 from pipeline.lib.priors import apply_priors, snap_inferred  # noqa: E402
 from pipeline.lib.radiograph import read_radiograph  # noqa: E402
@@ -51,6 +53,10 @@ def time_film(models: ModelSet, pixels: np.ndarray) -> dict:
         spine = models.levels.name(pixels, spine, models.options.priors_ap.expected_levels)[0]
     spine = snap_inferred(spine, detections, models.options.priors_ap.snap_iou)
     t["levels"] = time.perf_counter() - start
+    start = time.perf_counter()
+    if models.framer is not None:
+        spine = reframe(pixels, spine, models.framer)
+    t["reframe"] = time.perf_counter() - start
     boxes = [v.box for v in spine.vertebrae]
     start = time.perf_counter()
     outlines = models.segmenter.outlines(pixels, boxes) if boxes else []
@@ -74,19 +80,21 @@ def arm_models(models: ModelSet, arm: str) -> ModelSet:
     from segmenter.config import PredictConfig as SegmentPredict
 
     tokens = set(arm.split("+"))
-    unknown = tokens - {"torch", "onnx", "flip", "segflip"}
+    unknown = tokens - {"torch", "onnx", "flip", "segflip", "noframe"}
     if unknown or len(tokens & {"torch", "onnx"}) != 1:
-        raise SystemExit(f"arm {arm!r}: give one of torch/onnx, then optionally +flip, +segflip")
+        raise SystemExit(f"arm {arm!r}: give one of torch/onnx, then optionally +flip, +segflip, +noframe")
     runtime = "onnx" if "onnx" in tokens else "torch"
     corners = models.corners.with_predict(CornerPredict(flip="flip" in tokens, runtime=runtime)) \
         if hasattr(models.corners, "with_predict") else models.corners
     segmenter = models.segmenter.with_predict(SegmentPredict(flip="segflip" in tokens, runtime=runtime))
     levels = replace(models.levels, runtime=runtime, embed=None) if models.levels is not None else None
-    return replace(models, corners=corners, segmenter=segmenter, levels=levels)
+    framer = None if "noframe" in tokens or models.framer is None else \
+        models.framer.with_predict(CornerPredict(flip=models.framer.flip, runtime=runtime))
+    return replace(models, corners=corners, segmenter=segmenter, levels=levels, framer=framer)
 
 
 def summarise(rows: list[dict]) -> dict:
-    keys = ("detect", "priors", "levels", "segment", "corners", "measure", "total")
+    keys = ("detect", "priors", "levels", "reframe", "segment", "corners", "measure", "total")
     return {
         "mean_s": {k: float(np.mean([r[k] for r in rows])) for k in keys},
         "ms_per_vertebra": {

@@ -145,13 +145,15 @@ def lateral_priors(priors: PriorsConfig) -> PriorsConfig:
 @dataclass
 class SpineFinder:
     """Film pixels -> the named chain: the detector, the count and ordering priors of the view, then the level
-    identifier when there is one (else the priors name the chain by its count); last, each inferred vertebra takes
-    the box of a weak detection that overlaps it (``priors.snap_iou``)."""
+    identifier when there is one (else the priors name the chain by its count); then each inferred vertebra takes
+    the box of a weak detection that overlaps it (``priors.snap_iou``); last, with a framer, every box is re-drawn
+    from the framer's corners (:func:`reframe`)."""
 
     detector: Detector
     priors_ap: PriorsConfig
     priors_lat: PriorsConfig
     levels: object | None = None  # a detector.levels.predict.LevelIdentifier
+    framer: object | None = None  # a pipeline.lib.contracts.Corners: the model set's box-robust keypoint head
 
     def priors(self, view: str) -> PriorsConfig:
         return self.priors_lat if view == "LAT" else self.priors_ap
@@ -165,10 +167,25 @@ class SpineFinder:
         if self.levels is not None and len(chain):
             chain, named, _ = self.levels.name(pixels, chain, priors.expected_levels, age, sex)
             warnings = warnings + named
-        return snap_inferred(chain, detections, priors.snap_iou), warnings
+        chain = snap_inferred(chain, detections, priors.snap_iou)
+        return (reframe(pixels, chain, self.framer) if self.framer is not None else chain), warnings
 
     def __call__(self, pixels: np.ndarray, view: str = "AP") -> Spine:
         return self.find(pixels, view)[0]
+
+
+def reframe(pixels: np.ndarray, spine: Spine, framer, min_iou: float = 0.3) -> Spine:
+    """``spine`` with each vertebra's box re-drawn as the bounding box of the corners ``framer`` (a box-robust
+    keypoint head, :class:`keypoints.config.FramerConfig`) reads in it; a box is kept where the re-drawn one overlaps
+    it by less than ``min_iou`` (the framer left the vertebra it was given). Names, scores and flags are kept."""
+    if not len(spine):
+        return spine
+    corners = framer.corners(pixels, [v.box for v in spine.vertebrae])
+    out = []
+    for v, c in zip(spine.vertebrae, corners):
+        box = Box.from_points(np.asarray(c))
+        out.append(v.with_(box=box) if box.width > 1 and box.height > 1 and box.iou(v.box) >= min_iou else v)
+    return spine.with_(vertebrae=tuple(out))
 
 
 def spine_finder(folder: str | Path, device: str = "cpu", levels: str | Path | None = None) -> SpineFinder:

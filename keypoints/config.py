@@ -72,3 +72,16 @@ class KeypointsConfig:
     jitter: BoxJitter = field(default_factory=BoxJitter)
     predict: PredictConfig = field(default_factory=PredictConfig)
     train: LightningTrainConfig = field(default_factory=lambda: LightningTrainConfig(epochs=15, crops_per_epoch=3200))
+
+
+@dataclass(frozen=True)
+class FramerConfig(KeypointsConfig):
+    """The *framer*: a keypoint head trained box-robust (80 % of crops framed by a box moved as the detector's boxes
+    err) whose corners only re-draw each found vertebra's box before the segmenter and the keypoint head read it
+    (:class:`detector.predict.SpineFinder`). It reads less precisely than the head trained on true boxes but leans
+    less on the box (README: re-framing), so its corners' bounding box frames the vertebra better than a
+    detector box that is off."""
+
+    name: str = "framer"
+    jitter: BoxJitter = field(default_factory=lambda: BoxJitter(probability=0.8))
+    predict: PredictConfig = field(default_factory=lambda: PredictConfig(flip=False))  # the flip's gain here costs its time

@@ -6,6 +6,7 @@
     <models>/segmenter/       a segmenter model folder
     <models>/keypoints/       a keypoints model folder (absent when corners come from the mask fit)
     <models>/levels/          a level identifier model folder (absent: the chain is named by its count)
+    <models>/framer/          a keypoints model folder, box-robust, that re-draws the found boxes (absent: they stay)
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class ModelSet:
     meta: dict
     folder: Path
     levels: NamesLevels | None = None
+    framer: Corners | None = None
 
     @property
     def version(self) -> str:
@@ -60,16 +62,17 @@ class ModelSet:
 
     @property
     def finder(self):
-        """The detector, the view's priors and the level identifier as one ``find(pixels, view, ...)``."""
+        """The detector, the view's priors, the level identifier and the framer as one ``find(pixels, view, ...)``."""
         from detector.predict import SpineFinder
 
-        return SpineFinder(self.detector, self.options.priors_ap, self.options.priors_lat, self.levels)
+        return SpineFinder(self.detector, self.options.priors_ap, self.options.priors_lat, self.levels, self.framer)
 
     @classmethod
     def load(cls, folder: str | Path | None = None, device: str = "cpu") -> "ModelSet":
         """Load every stage once; ``folder`` defaults to the shipped model (models/default). Optional stages
         missing from the folder are left out (no level identifier: the chain is named by its count; no keypoint
-        head, or ``options.corners: mask_fit``: corners from the segmenter's outlines)."""
+        head, or ``options.corners: mask_fit``: corners from the segmenter's outlines; no framer: the found boxes
+        are not re-drawn)."""
         from pipeline.stages import STAGES, load_stage, mask_fit_corners
 
         folder = Path(folder) if folder else DEFAULT_MODELS
@@ -83,4 +86,4 @@ class ModelSet:
             if present and not (stage.name == "keypoints" and options.corners == "mask_fit"):
                 loaded[stage.name] = load_stage(stage.name, folder / stage.name, device)
         return cls(loaded["detector"], loaded["segmenter"], loaded.get("keypoints") or mask_fit_corners(), options, meta,
-                   folder, loaded.get("levels"))
+                   folder, loaded.get("levels"), loaded.get("framer"))

@@ -27,7 +27,8 @@ def _resolve(path: str):
 class Stage:
     """name: the stage (its model folder inside a set, its key in configs); config: 'module:Class'; yaml: the
     stage config; train: the module with ``train(cfg)`` and ``main()``; role: the Protocol its models fill;
-    optional: a model set may go without it."""
+    optional: a model set may go without it; kind: the stage its model folders are of (their meta.json ``stage``)
+    when not ``name`` (the framer is a keypoint head)."""
 
     name: str
     config: str
@@ -35,6 +36,11 @@ class Stage:
     train: str
     role: type
     optional: bool = False
+    kind: str | None = None
+
+    @property
+    def folder_stage(self) -> str:
+        return self.kind or self.name
 
     def config_class(self) -> type:
         return _resolve(self.config)
@@ -66,6 +72,8 @@ STAGES: tuple[Stage, ...] = (
     ),
     Stage("segmenter", "segmenter.config:SegmenterConfig", "configs/segmenter.yaml", "segmenter.train", contracts.Outlines),
     Stage("keypoints", "keypoints.config:KeypointsConfig", "configs/keypoints.yaml", "keypoints.train", contracts.Corners, optional=True),
+    Stage("framer", "keypoints.config:FramerConfig", "configs/framer.yaml", "keypoints.framer", contracts.Corners, optional=True,
+          kind="keypoints"),
 )
 BY_NAME = {s.name: s for s in STAGES}
 
@@ -86,9 +94,10 @@ def load_stage(stage: str, folder: str | Path, device: str = "cpu"):
     from pipeline.lib.modelfolder import read_meta
 
     meta = read_meta(folder)
-    if meta.get("stage") != stage:
-        raise ValueError(f"{folder}: not a {stage} model folder (stage {meta.get('stage')!r})")
-    variant = next((v for v in VARIANTS if v.stage == stage and v.matches(meta)), None)
+    kind = BY_NAME[stage].folder_stage
+    if meta.get("stage") != kind:
+        raise ValueError(f"{folder}: not a {kind} model folder (stage {meta.get('stage')!r})")
+    variant = next((v for v in VARIANTS if v.stage == kind and v.matches(meta)), None)
     if variant is None:
         raise ValueError(f"{folder}: no registered {stage} variant matches its meta.json")
     model = variant.load(folder, device)

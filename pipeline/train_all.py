@@ -1,10 +1,11 @@
-"""Train detector, level identifier, segmenter and keypoints in order from one config into one model set.
+"""Train detector, level identifier, segmenter, keypoints and framer in order from one config into one model set.
 
     python -m pipeline.train_all [--config configs/pipeline.yaml] [--profile cpu|full|tiny]
                                  [--set STAGE.key=value ...] [--devices N] [--strategy ddp]
 
 Each stage runs as its own process (``python -m <stage>.train``; the level
-identifier is ``detector.levels.train`` and learns the run's own detector's chains), so several
+identifier is ``detector.levels.train`` and learns the run's own detector's chains; the framer is
+``keypoints.framer``, the keypoint head's training with box jitter), so several
 devices (Lightning DDP, ultralytics multi-GPU) work stage by stage. Output:
 ``<output>/<name>/<stage>/`` per stage, the model set in ``<output>/<name>/model``
 and a log in ``<output>/<name>/train_all.log``. Re-running continues: a stage
@@ -39,6 +40,7 @@ class StagePaths:
     levels: str = "configs/levels.yaml"
     segmenter: str = "configs/segmenter.yaml"
     keypoints: str = "configs/keypoints.yaml"
+    framer: str = "configs/framer.yaml"
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ def tiny_models(tmp_path_factory):
     out = tmp_path_factory.mktemp("train_all")
     cfg = configlib.build(PipelineConfig, {"name": "tiny", "output": str(out), "profile": "tiny",
                                            "data": {"phantom_dir": str(out / "phantoms")}})
-    sets = [f"{stage}.cache={out / 'crops'}" for stage in ("levels", "segmenter", "keypoints")]
+    sets = [f"{stage}.cache={out / 'crops'}" for stage in ("levels", "segmenter", "keypoints", "framer")]
     sets.append(f"detector.export.folder={out / 'export'}")
     return train_all(cfg, sets)
 
@@ -27,8 +27,8 @@ def tiny_models(tmp_path_factory):
 @pytest.mark.slow
 def test_train_all_writes_a_self_describing_model_set(tiny_models):
     meta = json.loads((tiny_models / "meta.json").read_text())
-    assert meta["format"] == "spine-model-set/1" and set(meta["stages"]) == {"detector", "levels", "segmenter", "keypoints"}
-    for stage in ("detector", "levels", "segmenter", "keypoints"):
+    assert meta["format"] == "spine-model-set/1" and set(meta["stages"]) == {"detector", "levels", "segmenter", "keypoints", "framer"}
+    for stage in ("detector", "levels", "segmenter", "keypoints", "framer"):
         files = {p.name for p in (tiny_models / stage).iterdir()}
         assert {"weights.safetensors", "config.yaml", "meta.json"} <= files
         assert meta["stages"][stage]["validation"] is not None
@@ -43,7 +43,7 @@ def test_rerun_resumes_instead_of_retraining(tiny_models, capsys):
     run = tiny_models.parent
     cfg = configlib.build(PipelineConfig, {"name": run.name, "output": str(run.parent), "profile": "tiny"})
     train_all(cfg)
-    assert capsys.readouterr().out.count("skipped") == 4
+    assert capsys.readouterr().out.count("skipped") == 5
 
 
 @pytest.mark.slow

@@ -17,7 +17,7 @@ __all__ = ["train", "main"]
 
 def main(argv: list[str] | None = None) -> int:
     return stage_main(argv, "keypoints", "Train the framer (a box-robust keypoint head that re-draws the found boxes).",
-                      FramerConfig, train, "configs/framer.yaml")
+                      FramerConfig, train, "configs/framer.yaml", "keypoints.framer")
 
 
 if __name__ == "__main__":

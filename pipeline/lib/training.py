@@ -84,9 +84,10 @@ def best_state(path: Path, prefix: str = "model.") -> dict:
     return {k[len(prefix):]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)}
 
 
-def stage_main(argv: list[str] | None, stage: str, description: str, config_cls, train_fn, config: str | None = None) -> int:
-    """The command line of a stage's training: --config (default ``config``, else configs/<stage>.yaml), --set
-    (repeatable), --override (an ablation file)."""
+def stage_main(argv: list[str] | None, stage: str, description: str, config_cls, train_fn, config: str | None = None,
+               module: str | None = None) -> int:
+    """The command line of a stage's training (``python -m <module>``, default <stage>.train): --config (default
+    ``config``, else configs/<stage>.yaml), --set (repeatable), --override (an ablation file)."""
     import argparse
     import json
 
@@ -94,7 +95,7 @@ def stage_main(argv: list[str] | None, stage: str, description: str, config_cls,
     from pipeline.lib.offline import configure
 
     configure()
-    parser = argparse.ArgumentParser(prog=f"python -m {stage}.train", description=description)
+    parser = argparse.ArgumentParser(prog=f"python -m {module or stage + '.train'}", description=description)
     config = config or f"configs/{stage}.yaml"
     parser.add_argument("--config", default=config, help=f"stage config YAML (default {config})")
     parser.add_argument(

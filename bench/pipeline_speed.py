@@ -5,9 +5,11 @@
 
 Films: N synthetic AP phantoms at a realistic size (2400 px tall), or, with --real, the first N films of a folder.
 Arms compare inference settings in one run, the films taken in turn by every arm (so drift of the machine's speed
-falls on all alike): 'torch' or 'onnx' (the runtime of the crop networks and of the level identifier's CNN), '+flip'
+falls on all alike): 'torch', 'onnx' or 'int8' (the runtime of the crop networks and of the level identifier's CNN;
+'int8': the crop networks' int8 twins written by ``python -m pipeline.quantize``, the identifier on float ONNX), '+flip'
 (test-time flip of the corners), '+segflip' (of the segmenter), '+noframe' (the found boxes not re-drawn by the
-model set's framer; the framer keeps its own flip setting). Without --arms: the model set's own settings.
+model set's framer; the framer keeps its own flip setting); 'set': the model set's own settings (the default
+without --arms).
 """
 
 from __future__ import annotations
@@ -79,15 +81,18 @@ def arm_models(models: ModelSet, arm: str) -> ModelSet:
     from keypoints.config import PredictConfig as CornerPredict
     from segmenter.config import PredictConfig as SegmentPredict
 
+    if arm == "set":
+        return models
     tokens = set(arm.split("+"))
-    unknown = tokens - {"torch", "onnx", "flip", "segflip", "noframe"}
-    if unknown or len(tokens & {"torch", "onnx"}) != 1:
-        raise SystemExit(f"arm {arm!r}: give one of torch/onnx, then optionally +flip, +segflip, +noframe")
-    runtime = "onnx" if "onnx" in tokens else "torch"
+    unknown = tokens - {"torch", "onnx", "int8", "flip", "segflip", "noframe"}
+    if unknown or len(tokens & {"torch", "onnx", "int8"}) != 1:
+        raise SystemExit(f"arm {arm!r}: give one of torch/onnx/int8, then optionally +flip, +segflip, +noframe")
+    runtime = {"torch": "torch", "onnx": "onnx", "int8": "onnx-int8"}[(tokens & {"torch", "onnx", "int8"}).pop()]
     corners = models.corners.with_predict(CornerPredict(flip="flip" in tokens, runtime=runtime)) \
         if hasattr(models.corners, "with_predict") else models.corners
     segmenter = models.segmenter.with_predict(SegmentPredict(flip="segflip" in tokens, runtime=runtime))
-    levels = replace(models.levels, runtime=runtime, embed=None) if models.levels is not None else None
+    levels_runtime = "onnx" if runtime == "onnx-int8" else runtime
+    levels = replace(models.levels, runtime=levels_runtime, embed=None) if models.levels is not None else None
     framer = None if "noframe" in tokens or models.framer is None else \
         models.framer.with_predict(CornerPredict(flip=models.framer.flip, runtime=runtime))
     return replace(models, corners=corners, segmenter=segmenter, levels=levels, framer=framer)

@@ -7,7 +7,7 @@ is the geometric baseline: a quadrilateral fitted to the segmenter's outline.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -24,6 +24,7 @@ from pipeline.lib.geometry import FLIP_CORNERS, Box, Polygon
 from pipeline.lib.masks import fit_quadrilateral, spine_axes
 from pipeline.lib.modelfolder import load_state, read_meta
 from pipeline.lib.onnxrun import Runtime, runner
+from pipeline.lib.quantize import load_int8
 
 
 @dataclass
@@ -42,11 +43,13 @@ class CornerModel:
     chain: bool = False
     runtime: Runtime = "torch"
     run: Callable | None = None
+    int8: bytes | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.run is None:
             channels = 2 if self.mask_channel else 1
-            self.run = runner(self.network, self.runtime, self.device, (1, channels, self.size, self.size))
+            self.run = runner(self.network, self.runtime, self.device, (1, channels, self.size, self.size),
+                              int8=self.int8)
 
     @classmethod
     def load(cls, folder: str | Path, device: str = "cpu") -> "CornerModel":
@@ -59,7 +62,7 @@ class CornerModel:
         network.load_state_dict(load_state(folder))
         codec = make_codec(cfg.model.head, cfg.crop.size, cfg.model.heatmap_beta)
         return cls(network.eval().to(device), codec, cfg.crop.size, cfg.crop.margin, cfg.model.mask_channel, device,
-                   cfg.predict.flip, cfg.predict.refine, cfg.predict.chain, cfg.predict.runtime)
+                   cfg.predict.flip, cfg.predict.refine, cfg.predict.chain, cfg.predict.runtime, int8=load_int8(folder))
 
     def with_predict(self, predict) -> "CornerModel":
         """The same network with other inference settings (a keypoints PredictConfig)."""

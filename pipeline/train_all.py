@@ -51,6 +51,12 @@ class PipelineConfig:
     stages: StagePaths = field(default_factory=StagePaths)
     data: dict = field(default_factory=dict)
     options: InferenceOptions = field(default_factory=InferenceOptions)
+    int8: tuple[str, ...] = ("segmenter", "framer")
+
+    def validate(self) -> None:
+        unknown = set(self.int8) - {"segmenter", "keypoints", "framer"}
+        if unknown:
+            raise configlib.ConfigError(f"int8: {sorted(unknown)} are not crop stages (segmenter, keypoints, framer)")
 
 
 def flatten(tree: dict, prefix: str = "") -> list[str]:
@@ -156,8 +162,18 @@ def train_all(cfg: PipelineConfig, user_sets: list[str] = (), devices: int | Non
         run_stage(
             stage, getattr(cfg.stages, stage), stage_sets(stage, cfg, profile, list(user_sets), devices, strategy), run / "train_all.log"
         )
-    model = assemble(cfg, run)
+    model = finish(cfg, assemble(cfg, run))
     print(f"[train_all] model set: {model}")
+    return model
+
+
+def finish(cfg: PipelineConfig, model: Path) -> Path:
+    """The assembled set's ``int8`` stages quantised (calibrated on their training films) and switched to int8."""
+    if cfg.int8:
+        from pipeline.quantize import quantize_folder
+
+        quantize_folder(model, cfg.int8)
+        print(f"[train_all] int8 twins of {', '.join(cfg.int8)} written and in use")
     return model
 
 
@@ -185,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.assemble:
         sources = dict(item.split("=", 1) for item in args.assemble)
         run = run_folder(cfg)
-        print(f"[train_all] model set: {assemble(cfg, run, {k: Path(v) for k, v in sources.items()})}")
+        print(f"[train_all] model set: {finish(cfg, assemble(cfg, run, {k: Path(v) for k, v in sources.items()}))}")
         return 0
     train_all(cfg, [s for s in args.set if s not in own], args.devices, args.strategy)
     return 0

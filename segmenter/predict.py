@@ -7,7 +7,7 @@ is kept, and its contour is mapped back to image px as a polygon.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -21,6 +21,7 @@ from pipeline.lib.crop import Crop
 from pipeline.lib.geometry import Box, Polygon
 from pipeline.lib.modelfolder import load_state, read_meta
 from pipeline.lib.onnxrun import Runtime, runner
+from pipeline.lib.quantize import load_int8
 from segmenter.config import SegmenterConfig
 from segmenter.model import build_model, normalise
 
@@ -56,10 +57,12 @@ class Segmenter:
     refine: int = 0
     runtime: Runtime = "torch"
     run: Callable | None = None
+    int8: bytes | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.run is None:
-            self.run = runner(self.network, self.runtime, self.device, (1, 1, self.size, self.size), keys=("logits",))
+            self.run = runner(self.network, self.runtime, self.device, (1, 1, self.size, self.size), keys=("logits",),
+                              int8=self.int8)
 
     @classmethod
     def load(cls, folder: str | Path, device: str = "cpu") -> "Segmenter":
@@ -74,7 +77,7 @@ class Segmenter:
         network.load_state_dict(load_state(folder))
         network.eval().to(device)
         return cls(network, cfg.crop.size, cfg.crop.margin, float(meta.get("threshold", 0.5)), device, cfg.predict.flip,
-                   cfg.predict.refine, cfg.predict.runtime)
+                   cfg.predict.refine, cfg.predict.runtime, int8=load_int8(folder))
 
     def with_predict(self, predict) -> "Segmenter":
         """The same network with other inference settings (a segmenter PredictConfig)."""

@@ -23,9 +23,14 @@ def test_defaults_are_the_shipped_model(stage):
     cls = stage.config_class()
     default = configlib.to_dict(configlib.build(cls, {}))
     shipped = configlib.to_dict(configlib.load(cls, folder / "config.yaml"))
+    runtime = shipped.get("predict", {}).pop("runtime", None)
+    default.get("predict", {}).pop("runtime", None)
     for section in ARCHITECTURE:
         if section in shipped:
             assert shipped[section] == default[section], f"{stage.name}.{section}: shipped {shipped[section]} != default {default[section]}"
+    if runtime is not None:  # the runtime is the set's: train_all switches the stages listed under int8 to their twins
+        int8 = configlib.read_yaml(ROOT / "configs" / "pipeline.yaml")["int8"]
+        assert (runtime == "onnx-int8") == (stage.name in int8), f"{stage.name}: runtime {runtime}, configs/pipeline.yaml int8 {int8}"
 
 
 @pytest.mark.parametrize("stage", [s for s in STAGES], ids=lambda s: s.name)

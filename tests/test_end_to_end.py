@@ -8,12 +8,13 @@ import numpy as np
 import pytest
 
 from pipeline.demo import make_sample
+from pipeline.lib import config as configlib
+from pipeline.lib.modelfolder import read_meta
 from pipeline.models import DEFAULT_MODELS
 
 
 @pytest.fixture(scope="module")
 def tiny_models(tmp_path_factory):
-    from pipeline.lib import config as configlib
     from pipeline.train_all import PipelineConfig, train_all
 
     out = tmp_path_factory.mktemp("train_all")
@@ -33,6 +34,10 @@ def test_train_all_writes_a_self_describing_model_set(tiny_models):
         assert {"weights.safetensors", "config.yaml", "meta.json"} <= files
         assert meta["stages"][stage]["validation"] is not None
     assert (tiny_models / "pipeline.yaml").exists()
+    for stage in ("segmenter", "framer"):  # configs/pipeline.yaml int8: quantised after assembling, and in use
+        assert (tiny_models / stage / "int8.onnx").exists() and "int8" in read_meta(tiny_models / stage)
+        assert configlib.read_yaml(tiny_models / stage / "config.yaml")["predict"]["runtime"] == "onnx-int8"
+    assert not (tiny_models / "keypoints" / "int8.onnx").exists()
 
 
 @pytest.mark.slow

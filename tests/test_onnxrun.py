@@ -43,7 +43,7 @@ def test_onnx_and_torch_give_the_same_masks(shipped, ap_phantom):
     _, segmenter = shipped
     boxes = [v.box for v in ap_phantom.spine.vertebrae]
     on_torch = segmenter.with_predict(SegmentPredict(runtime="torch")).probabilities(ap_phantom.image, boxes)
-    on_onnx = segmenter.probabilities(ap_phantom.image, boxes)
+    on_onnx = segmenter.with_predict(SegmentPredict(runtime="onnx")).probabilities(ap_phantom.image, boxes)
     assert max(np.abs(a - b).max() for (a, _), (b, _) in zip(on_torch, on_onnx)) < 1e-4
 
 

@@ -20,8 +20,8 @@ from torch import nn
 
 log = logging.getLogger(__name__)
 
-Runtime = Literal["torch", "onnx"]
-RUNTIMES = ("torch", "onnx")
+Runtime = Literal["torch", "onnx", "onnx-int8"]
+RUNTIMES = ("torch", "onnx", "onnx-int8")
 
 
 class _Selected(nn.Module):
@@ -70,11 +70,18 @@ class OnnxNetwork:
 
 
 def runner(network: nn.Module, runtime: Runtime, device: str, example_shape: Sequence[int],
-           keys: Sequence[str] | None = None) -> Callable:
+           keys: Sequence[str] | None = None, int8: bytes | None = None) -> Callable:
     """What runs ``network`` at inference: an :class:`OnnxNetwork` for ``runtime='onnx'`` on the CPU, else the
-    network itself. A failed export falls back to torch with a warning (same outputs, slower)."""
-    if runtime != "onnx" or str(device) != "cpu":
+    network itself; for ``runtime='onnx-int8'`` the ``int8`` model (:mod:`pipeline.lib.quantize`) when the model
+    folder has a current one, else the float ONNX twin with a warning. A failed export falls back to torch with a
+    warning (same outputs, slower)."""
+    if runtime not in ("onnx", "onnx-int8") or str(device) != "cpu":
         return network
+    if runtime == "onnx-int8":
+        if int8 is not None:
+            return OnnxNetwork(int8, keys)
+        log.warning("no current int8 model for %s (python -m pipeline.quantize writes one); running float ONNX",
+                    type(network).__name__)
     try:
         return OnnxNetwork(export_onnx(network, torch.zeros(*example_shape), keys), keys)
     except Exception as error:  # noqa: BLE001 - any exporter or runtime failure leaves the torch network in charge

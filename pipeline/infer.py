@@ -43,7 +43,7 @@ def infer(film: Radiograph, models: ModelSet, view: str | None = None, anterior:
     warnings += found
     image = ImageInfo.from_radiograph(film, view=view, anterior=anterior if view == "LAT" else None)
     if len(spine) == 0:
-        return SpineResult(image, spine, {}, tuple(warnings) + ("no spine found in this film: nothing measured",))
+        return SpineResult(image, spine, {}, tuple(warnings) + ("no spine found in this film: nothing measured",), models.provenance)
     boxes = [v.box for v in spine.vertebrae]
     outlines = models.segmenter.outlines(film.pixels, boxes)
     corners = models.corners.corners(film.pixels, boxes, outlines)
@@ -51,7 +51,7 @@ def infer(film: Radiograph, models: ModelSet, view: str | None = None, anterior:
     spine = spine.with_(vertebrae=vertebrae, anterior=image.anterior)
     if film.spacing_source == "ImagerPixelSpacing":
         warnings.append("spacing from ImagerPixelSpacing: lengths are at the detector plane (magnified)")
-    return measure_result(SpineResult(image, spine, {}, tuple(warnings)), MeasureOptions())
+    return measure_result(SpineResult(image, spine, {}, tuple(warnings), models.provenance), MeasureOptions())
 
 
 def anonymised(result: SpineResult) -> SpineResult:

@@ -12,15 +12,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
 from pipeline.lib import config as configlib
 from pipeline.lib.contracts import Corners, Detects, NamesLevels, Outlines
 from pipeline.lib.geometry import level_range
-from pipeline.lib.modelfolder import read_meta
+from pipeline.lib.modelfolder import code_version, read_meta
 from pipeline.lib.paths import DEFAULT_MODELS
 from pipeline.lib.priors import PriorsConfig
+
+
+@lru_cache(maxsize=1)
+def _running_code() -> str:
+    return code_version()
 
 
 def _lateral_priors() -> PriorsConfig:
@@ -59,6 +65,19 @@ class ModelSet:
     def version(self) -> str:
         """What names this model set in outputs: its name and the code version that assembled it."""
         return f"{self.meta.get('name', self.folder.name)} {self.meta.get('code_version', 'unknown')}"
+
+    @property
+    def provenance(self) -> dict:
+        """What a result records of the set that produced it: its name, the code version that assembled it, the code
+        version running it, and how each network ran ('torch', 'onnx' or 'onnx-int8'; 'mask_fit' for corners fitted
+        to the outlines)."""
+        from pipeline.lib.onnxrun import runtime_of
+
+        stages = {"segmenter": self.segmenter, "keypoints": self.corners, "framer": self.framer, "levels": self.levels}
+        runtimes = {name: runtime_of(getattr(stage, "run", None) or getattr(stage, "embed", None)) if hasattr(stage, "network")
+                    else "mask_fit" for name, stage in stages.items() if stage is not None}
+        return {"name": self.meta.get("name", self.folder.name), "set_code_version": self.meta.get("code_version", "unknown"),
+                "code_version": _running_code(), "runtimes": runtimes}
 
     @property
     def finder(self):

@@ -99,6 +99,9 @@ def test_json_shape_and_round_trip(tmp_path):
     assert to_dict(back) == d
     assert back.spine.anterior == "right" and back.spine.spacing_mm == (0.2, 0.25)
     assert np.allclose(back.spine.vertebrae[0].corners, result.spine.vertebrae[0].corners)
+    assert "model" not in d  # written only by a model
+    made = result.with_(model={"name": "default", "runtimes": {"segmenter": "onnx-int8"}})
+    assert from_dict(to_dict(made)).model == made.model
 
 
 def test_json_rejects_other_schemas():

@@ -71,6 +71,7 @@ def test_the_shipped_segmenter_and_framer_run_on_current_int8_twins_and_the_keyp
     for stage in (models.segmenter, models.framer):
         assert stage.runtime == "onnx-int8" and stage.int8 is not None and isinstance(stage.run, OnnxNetwork)
     assert models.corners.runtime == "onnx" and load_int8(DEFAULT_MODELS / "keypoints") is None
+    assert models.provenance["runtimes"] == {"segmenter": "onnx-int8", "keypoints": "onnx", "framer": "onnx-int8", "levels": "onnx"}
 
 
 def test_shipped_int8_boxes_and_masks_agree_with_float_on_a_phantom(ap_phantom):

@@ -52,9 +52,9 @@ def export_onnx(network: nn.Module, example: torch.Tensor, keys: Sequence[str] |
 
 class OnnxNetwork:
     """``__call__(x (B, C, H, W) float tensor)`` -> a tensor, or a dict of ``keys`` when the torch network returned
-    one; runs on the CPU with ``threads`` intra-op threads (torch's thread count by default)."""
+    one; runs on the CPU with ``threads`` intra-op threads (torch's thread count by default); ``runtime`` says which twin it is."""
 
-    def __init__(self, model: bytes, keys: Sequence[str] | None = None, threads: int | None = None):
+    def __init__(self, model: bytes, keys: Sequence[str] | None = None, threads: int | None = None, runtime: Runtime = "onnx"):
         import onnxruntime as ort
 
         options = ort.SessionOptions()
@@ -62,11 +62,17 @@ class OnnxNetwork:
         options.log_severity_level = 3
         self.session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
         self.keys = tuple(keys) if keys else None
+        self.runtime = runtime  # what it is: the float twin ('onnx') or the 8-bit one ('onnx-int8')
 
     def __call__(self, x: torch.Tensor):
         outputs = self.session.run(None, {"input": np.ascontiguousarray(x.detach().cpu().numpy(), dtype=np.float32)})
         tensors = [torch.from_numpy(o) for o in outputs]
         return dict(zip(self.keys, tensors)) if self.keys else tensors[0]
+
+
+def runtime_of(run) -> Runtime:
+    """How a stage's network really runs: its ONNX twin's kind, else 'torch' (another device, a failed export)."""
+    return getattr(run, "runtime", "torch") if isinstance(run, OnnxNetwork) else "torch"
 
 
 def runner(network: nn.Module, runtime: Runtime, device: str, example_shape: Sequence[int],
@@ -79,7 +85,7 @@ def runner(network: nn.Module, runtime: Runtime, device: str, example_shape: Seq
         return network
     if runtime == "onnx-int8":
         if int8 is not None:
-            return OnnxNetwork(int8, keys)
+            return OnnxNetwork(int8, keys, runtime="onnx-int8")
         log.warning("no current int8 model for %s (python -m pipeline.quantize writes one); running float ONNX",
                     type(network).__name__)
     try:

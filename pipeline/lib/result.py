@@ -9,7 +9,8 @@ Shape (extra keys allowed, coordinates in original image px)::
                     "corners": [[x, y] x 4] | null, "mask": {"polygon": [[x, y], ...]} | null,
                     "inferred": bool, "level_p": {level: probability} (when the level identifier named it),
                     "edited": true (when corrected by hand)}],
-     "measurements": {...}, "warnings": [...]}
+     "measurements": {...}, "warnings": [...],
+     "model": {"name", "code_version", "runtimes": {stage: runtime}} (what produced it, when a model did)}
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ class SpineResult:
     spine: Spine
     measurements: dict = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    model: dict | None = None  # the model set that produced it: name, code version, each crop stage's runtime
 
     def with_(self, **changes) -> "SpineResult":
         return replace(self, **changes)
@@ -117,6 +119,7 @@ def vertebra_from_dict(d: dict) -> Vertebra:
 
 def to_dict(result: SpineResult) -> dict:
     image = result.image
+    model = {"model": result.model} if result.model else {}
     return _clean({
         "schema": SCHEMA,
         "image": {
@@ -128,6 +131,7 @@ def to_dict(result: SpineResult) -> dict:
         "vertebrae": [vertebra_to_dict(v) for v in result.spine.vertebrae],
         "measurements": result.measurements,
         "warnings": list(result.warnings),
+        **model,
     })
 
 
@@ -175,7 +179,8 @@ def _from_checked(d: dict, im: dict) -> SpineResult:
     )
     vertebrae = _checked_vertebrae(d.get("vertebrae", []))
     spine = Spine(vertebrae, view=image.view, spacing_mm=spacing, anterior=image.anterior)
-    return SpineResult(image, spine, dict(d.get("measurements") or {}), tuple(d.get("warnings") or ()))
+    model = d.get("model") if isinstance(d.get("model"), dict) else None
+    return SpineResult(image, spine, dict(d.get("measurements") or {}), tuple(d.get("warnings") or ()), model)
 
 
 def write_result(result: SpineResult, path: str | Path) -> Path:

@@ -48,7 +48,8 @@ class PredictConfig:
     """Inference settings. flip: also run each crop mirrored and average (test-time flip); refine: passes that
     re-crop each vertebra around its own predicted corners and predict again (0: one pass on the given box);
     chain: put a lone misplaced corner back in line with the neighbours (pipeline.lib.consistency); runtime: 'onnx'
-    runs the network by ONNX Runtime on the CPU (same outputs, about twice as fast), 'torch' by torch."""
+    runs the network by ONNX Runtime on the CPU (same outputs, about twice as fast), 'torch' by torch,
+    'onnx-int8' by the folder's 8-bit twin (``python -m pipeline.quantize``; outputs close to the float network's)."""
 
     flip: bool = True
     refine: int = 0

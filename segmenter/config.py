@@ -74,7 +74,8 @@ class WholeFilmConfig:
 class PredictConfig:
     """Inference settings. flip: also run each crop mirrored and average (test-time flip); refine: passes that
     re-crop each vertebra around its own predicted outline and predict again (0: one pass on the given box);
-    runtime: 'onnx' runs the network by ONNX Runtime on the CPU (same outputs, about twice as fast), 'torch' by torch."""
+    runtime: 'onnx' runs the network by ONNX Runtime on the CPU (same outputs, about twice as fast), 'torch' by torch,
+    'onnx-int8' by the folder's 8-bit twin (``python -m pipeline.quantize``; outputs close to the float network's)."""
 
     flip: bool = False
     refine: int = 0

@@ -34,12 +34,14 @@ def test_a_built_wheel_carries_configs_model_and_scripts(tmp_path):
     site_packages = next(p for p in sys.path if p.endswith("site-packages"))
     probe = (
         "import pipeline, pipeline.lib.paths as p; from pipeline.models import ModelSet; m = ModelSet.load(); "
-        "print(pipeline.__file__, p.REPO_ROOT, (p.CONFIGS / 'levels.yaml').exists(), type(m.detector).__name__)"
+        "print(pipeline.__file__, p.REPO_ROOT, (p.CONFIGS / 'levels.yaml').exists(), type(m.detector).__name__, "
+        "m.provenance['runtimes']['segmenter'], m.provenance['runtimes']['framer'])"
     )
     env = {**os.environ, "PYTHONPATH": f"{tmp_path / 'site'}{os.pathsep}{site_packages}"}
     # the system interpreter, so that the checkout's editable install (a .pth of this venv) is not in play
     done = subprocess.run(["python3", "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
-    package_file, root, has_configs, detector = done.stdout.split()
+    package_file, root, has_configs, detector, *runtimes = done.stdout.split()
     assert package_file.startswith(str(tmp_path / "site")) and root.endswith("pipeline/assets")
     assert has_configs == "True" and detector == "Detector"
+    assert runtimes == ["onnx-int8", "onnx-int8"]  # the 8-bit twins travel with the model

@@ -3,6 +3,7 @@
     <folder>/weights.safetensors   state dict (half precision by default), loaded without pickle
     <folder>/config.yaml           the resolved stage config that trained it
     <folder>/meta.json             input contract, levels, corner order, training data, validation figures
+    <folder>/int8.onnx             optional: an 8-bit twin of the network for the CPU (pipeline.lib.quantize)
 
 Inference needs nothing else.
 """

@@ -22,11 +22,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from pipeline.lib.quantize import quantize, save_int8
+from pipeline.lib.metrics import corner_errors, dice_iou
+from pipeline.lib.quantize import CROP_STAGES, quantize, save_int8
 from pipeline.models import ModelSet
 
 log = logging.getLogger(__name__)
-CROP_STAGES = ("segmenter", "keypoints", "framer")
 DEFAULT_STAGES = ("segmenter", "framer")  # the keypoint head stays float: int8 moved phantom angles (README)
 
 
@@ -86,15 +86,11 @@ def agreement(name: str, model, float_model: bytes, int8: bytes, batches: list[n
     if not batches:
         return {"crops": 0}
     if name == "segmenter":
-        dice = []
-        for b in batches:
-            x = torch.from_numpy(b)
-            a, q = exact(x)["logits"] > 0, twin(x)["logits"] > 0
-            inter, total = (a & q).sum((1, 2, 3)).float(), (a.sum((1, 2, 3)) + q.sum((1, 2, 3))).float()
-            dice += (2 * inter / total.clamp(min=1)).tolist()
+        dice = [dice_iou(a, q)[0] for b in batches
+                for a, q in zip(exact(torch.from_numpy(b))["logits"].numpy() > 0, twin(torch.from_numpy(b))["logits"].numpy() > 0)]
         return {"crops": len(dice), "mask_dice_mean": float(np.mean(dice)), "mask_dice_min": float(np.min(dice))}
     dist = np.concatenate([
-        (model.codec.decode(exact(torch.from_numpy(b))) - model.codec.decode(twin(torch.from_numpy(b)))).norm(dim=-1).numpy().ravel()
+        corner_errors(model.codec.decode(exact(torch.from_numpy(b))).numpy(), model.codec.decode(twin(torch.from_numpy(b))).numpy()).ravel()
         for b in batches
     ])
     return {"corners": len(dist), "corner_px_mean": float(dist.mean()), "corner_px_median": float(np.median(dist)),

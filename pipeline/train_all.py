@@ -27,6 +27,7 @@ from pipeline.lib.files import atomic_write_json
 from pipeline.lib.geometry import CORNERS
 from pipeline.lib.modelfolder import code_version, read_meta
 from pipeline.lib.paths import REPO_ROOT
+from pipeline.lib.quantize import CROP_STAGES
 from pipeline.models import InferenceOptions
 from pipeline.stages import BY_NAME  # noqa: E402
 from pipeline.stages import STAGES as REGISTRY
@@ -54,9 +55,9 @@ class PipelineConfig:
     int8: tuple[str, ...] = ("segmenter", "framer")
 
     def validate(self) -> None:
-        unknown = set(self.int8) - {"segmenter", "keypoints", "framer"}
+        unknown = set(self.int8) - set(CROP_STAGES)
         if unknown:
-            raise configlib.ConfigError(f"int8: {sorted(unknown)} are not crop stages (segmenter, keypoints, framer)")
+            raise configlib.ConfigError(f"int8: {sorted(unknown)} are not crop stages ({', '.join(CROP_STAGES)})")
 
 
 def flatten(tree: dict, prefix: str = "") -> list[str]:

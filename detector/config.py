@@ -50,6 +50,9 @@ class TrainConfig:
     max_train_images: int | None = None
     max_val_images: int | None = None
     hours: float | None = None  # a wall-clock budget: ultralytics fits its epochs and LR schedule into it
+    init: str | None = None  # a detector model folder whose weights training starts from (fine-tuning)
+    optimizer: str = "auto"  # ultralytics' choice ('auto' ignores lr0) or e.g. 'AdamW', 'SGD'
+    warmup_epochs: float = 3.0  # 0 for fine-tuning: ultralytics' warm-up starts the biases at lr 0.1
 
 
 @dataclass(frozen=True)

@@ -21,13 +21,35 @@ from pipeline.lib.modelfolder import save_model_folder
 from pipeline.lib.training import TrainResult, stage_main
 
 
+def init_checkpoint(cfg: DetectorConfig, run_dir: Path) -> Path | bool:
+    """``train.init``'s weights as an ultralytics checkpoint in the run folder (its ``pretrained``), or False.
+    The folder must hold the network ``model.arch`` and ``model.classes`` build, every weight of the same shape."""
+    if not cfg.train.init:
+        return False
+    from detector.model import build_network
+    from detector.predict import Detector
+
+    folder = cfg.data.repo_path(cfg.train.init)
+    network = Detector.load(folder).network.float()
+    fresh = build_network(cfg.model.arch, nc=len(class_names(cfg))).state_dict()
+    state = network.state_dict()
+    if fresh.keys() != state.keys() or any(fresh[k].shape != state[k].shape for k in fresh):
+        raise ValueError(f"train.init={cfg.train.init}: its network is not {cfg.model.arch} with {len(class_names(cfg))} class(es)")
+    path = run_dir / "init.pt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"model": network, "init": str(folder)}, path)
+    return path
+
+
 def _ultralytics_args(cfg: DetectorConfig, data_yaml: Path, run_dir: Path) -> dict:
     t = cfg.train
+    init = init_checkpoint(cfg, run_dir)
     return dict(
         data=str(data_yaml), epochs=t.epochs, imgsz=cfg.model.imgsz, batch=t.batch, device=t.device, workers=t.workers,
         seed=t.seed, deterministic=False, cache="ram" if t.cache else False, rect=t.rect, mosaic=t.mosaic,
         close_mosaic=t.close_mosaic, fliplr=t.fliplr, degrees=t.degrees, scale=t.scale, lr0=t.lr0, patience=t.patience,
-        hsv_h=0.0, hsv_s=0.0, hsv_v=0.3, amp=False, plots=False, pretrained=False, project=str(run_dir.resolve()), name="yolo",
+        optimizer=t.optimizer, warmup_epochs=t.warmup_epochs,
+        hsv_h=0.0, hsv_s=0.0, hsv_v=0.3, amp=False, plots=False, pretrained=str(init) if init else False, project=str(run_dir.resolve()), name="yolo",
         exist_ok=True, verbose=False, val=True, time=t.hours,
     )
 

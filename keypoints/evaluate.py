@@ -21,7 +21,7 @@ import numpy as np
 from pipeline.lib.datasets.annotation import Annotation
 from pipeline.lib.geometry import AASCE_LEVELS
 from pipeline.lib.measures.aasce import aasce_cobb, cmae, smape
-from pipeline.lib.metrics import corner_errors, corner_summary, pair_by_overlap
+from pipeline.lib.metrics import corner_errors, corner_summary, error_structure, pair_by_overlap
 from pipeline.lib.radiograph import read_radiograph
 
 
@@ -77,7 +77,7 @@ def by_iou(errors: list[np.ndarray], ious: list[float]) -> dict:
 def evaluate_keypoints(model, films: Sequence[Annotation], find_spine: Callable | None = None,
                        outlines_fn: Callable | None = None, organisers: dict | None = None) -> dict:
     """Corner and Cobb figures; vertebrae the cascade missed count in ``vertebrae_missed`` (not in the errors)."""
-    errors, cobb_pred, cobb_true, missed, ious = [], [], [], 0, []
+    errors, cobb_pred, cobb_true, missed, ious, chains = [], [], [], 0, [], []
     for ann in films:
         pixels = read_radiograph(ann.image).pixels
         boxes = film_boxes(ann, pixels, find_spine)
@@ -87,13 +87,15 @@ def evaluate_keypoints(model, films: Sequence[Annotation], find_spine: Callable 
         missed += len(set(truth) - set(predicted))
         errors += [corner_errors(predicted[l], truth[l]) for l in predicted]
         ious += [boxes[l].iou(true_boxes[l]) for l in predicted]
+        if truth and set(truth) <= set(predicted):  # films with every vertebra found, in chain order
+            chains.append((np.stack([predicted[l] for l in truth]), np.stack(list(truth.values()))))
         reference = reference_angles(ann, pixels.shape[0], organisers)
         if reference is not None and all(l in predicted for l in AASCE_LEVELS):
             angles, _ = aasce_cobb(np.stack([predicted[l] for l in AASCE_LEVELS]), pixels.shape[0])
             cobb_pred.append(angles)
             cobb_true.append(reference)
     out = {"films": len(films), "corners": corner_summary(np.array(errors)), "vertebrae_missed": missed,
-           "by_box_iou": by_iou([float(e.mean()) for e in errors], ious)}
+           "by_box_iou": by_iou([float(e.mean()) for e in errors], ious), "error_structure": error_structure(chains)}
     if cobb_pred:
         out["cobb_aasce"] = {"films": len(cobb_pred), "smape": smape(cobb_pred, cobb_true), "mae_deg": cmae(cobb_pred, cobb_true)}
     return out

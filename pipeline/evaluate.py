@@ -160,6 +160,16 @@ def markdown(report: dict) -> str:
             c = kp["corners"]
             figures = f"{_fmt(c['mean_px'], 1)} / {_fmt(c['median_px'], 1)}, {_fmt(c['or20'])}, {_fmt(c['or40'])}"
             lines.append(f"| corners | {mode} | mean / median px, OR20, OR40 | {figures} |")
+            es = kp.get("error_structure") or {}
+            if es.get("films"):
+                o, r = es["film_offset_rms_px"], es["roughness_px_xy"]
+                lines.append(
+                    f"| corners ({es['films']} films with all found) | {mode} | mean px as is / without each film's offsets; "
+                    f"offsets rms widening / heightening / shift x, y; roughness x, y truth / predicted | "
+                    f"{_fmt(es['mean_px'], 1)} / {_fmt(es['mean_px_without_film_offsets'], 1)}; {_fmt(o['widening'], 1)} / "
+                    f"{_fmt(o['heightening'], 1)} / {_fmt(o['shift_x'], 1)}, {_fmt(o['shift_y'], 1)}; "
+                    f"{_fmt(r['truth'][0], 1)}, {_fmt(r['truth'][1], 1)} / {_fmt(r['predicted'][0], 1)}, {_fmt(r['predicted'][1], 1)} |"
+                )
             if "cobb_aasce" in kp:
                 lines.append(
                     f"| Cobb (AASCE, corners of the {kp['cobb_aasce']['films']} films with all 17 paired) | {mode} | "

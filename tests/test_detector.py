@@ -123,3 +123,26 @@ def test_second_pass_boxes_come_back_in_film_pixels(monkeypatch):
     region_origin = found[0].box.as_list()[:2]
     assert region_origin[0] > 10 and region_origin[1] > 20  # shifted by the region's corner
     assert found[0].score == pytest.approx(0.95)
+
+
+def test_fine_tuning_starts_from_the_init_folders_weights(tmp_path):
+    """train.init: ultralytics' trainer gets the folder's network as its ``pretrained`` checkpoint, every weight."""
+    from detector.train import _ultralytics_args, init_checkpoint
+    from pipeline.lib.offline import configure
+    from pipeline.lib.paths import DEFAULT_MODELS
+
+    configure()
+    from ultralytics.nn.tasks import DetectionModel, load_checkpoint
+
+    folder = DEFAULT_MODELS / "detector"
+    cfg = configlib.build(DetectorConfig, {"train": {"init": str(folder), "warmup_epochs": 0, "optimizer": "AdamW"}})
+    args = _ultralytics_args(cfg, tmp_path / "data.yaml", tmp_path)
+    assert args["pretrained"] == str(tmp_path / "init.pt") and args["warmup_epochs"] == 0 and args["optimizer"] == "AdamW"
+    weights, _ = load_checkpoint(args["pretrained"])
+    fresh = DetectionModel(cfg.model.arch, nc=1, ch=1, verbose=False)
+    fresh.load(weights)  # what the trainer does with it
+    shipped = Detector.load(folder).network.state_dict()
+    assert all(torch.equal(fresh.state_dict()[k], shipped[k].float()) for k in shipped)
+    assert init_checkpoint(configlib.build(DetectorConfig, {}), tmp_path) is False
+    with pytest.raises(ValueError, match="class"):
+        init_checkpoint(configlib.build(DetectorConfig, {"train": {"init": str(folder)}, "model": {"classes": "per_level"}}), tmp_path)

@@ -40,3 +40,35 @@ def test_dice_iou_and_corner_summary():
     summary = corner_summary(np.array([5.0, 10.0, 25.0, 45.0]))
     assert summary["mean_px"] == pytest.approx(21.25) and summary["median_px"] == pytest.approx(17.5)
     assert summary["or20"] == pytest.approx(0.5) and summary["or40"] == pytest.approx(0.25)
+
+
+def _straight_chain(n: int = 5) -> np.ndarray:
+    """n vertebrae 40 px wide, 30 px tall, 50 px apart, corners in the declared order (SL, SR, IL, IR)."""
+    unit = np.array([[0.0, 0.0], [40.0, 0.0], [0.0, 30.0], [40.0, 30.0]])
+    return np.stack([unit + [0.0, 50.0 * i] for i in range(n)])
+
+
+def test_error_structure_separates_a_films_widening_from_the_rest():
+    from pipeline.lib.metrics import error_structure
+
+    truth = _straight_chain()
+    wider = truth.copy()
+    wider[:, [0, 2], 0] -= 2.0  # every left corner 2 px left, every right one 2 px right: the film reads 4 px wider
+    wider[:, [1, 3], 0] += 2.0
+    s = error_structure([(wider, truth)])
+    assert s["films"] == 1 and s["mean_px"] == pytest.approx(2.0) and s["mean_px_without_film_offsets"] == pytest.approx(0.0)
+    assert s["film_offset_rms_px"] == pytest.approx({"shift_x": 0.0, "shift_y": 0.0, "widening": 4.0, "heightening": 0.0})
+    assert s["roughness_px_xy"]["truth"] == [0.0, 0.0] and s["roughness_px_xy"]["predicted"] == [0.0, 0.0]
+
+
+def test_error_structure_roughness_of_one_displaced_vertebra():
+    from pipeline.lib.metrics import error_structure
+
+    truth = _straight_chain()
+    bumped = truth.copy()
+    bumped[2, :, 1] += 6.0  # the middle vertebra 6 px down: second differences -3, 6, -3 along y
+    s = error_structure([(bumped, truth)])
+    assert s["roughness_px_xy"]["predicted"][1] == pytest.approx(np.std([-3.0, 6.0, -3.0]))
+    assert s["roughness_px_xy"]["predicted"][0] == 0.0 and s["roughness_px_xy"]["truth"] == [0.0, 0.0]
+    assert s["film_offset_rms_px"]["shift_y"] == pytest.approx(6.0 / 5)
+    assert error_structure([]) == {"films": 0}

@@ -49,7 +49,8 @@ def _ultralytics_args(cfg: DetectorConfig, data_yaml: Path, run_dir: Path) -> di
         seed=t.seed, deterministic=False, cache="ram" if t.cache else False, rect=t.rect, mosaic=t.mosaic,
         close_mosaic=t.close_mosaic, fliplr=t.fliplr, degrees=t.degrees, scale=t.scale, lr0=t.lr0, patience=t.patience,
         optimizer=t.optimizer, warmup_epochs=t.warmup_epochs,
-        hsv_h=0.0, hsv_s=0.0, hsv_v=0.3, amp=False, plots=False, pretrained=str(init) if init else False, project=str(run_dir.resolve()), name="yolo",
+        hsv_h=0.0, hsv_s=0.0, hsv_v=0.3, amp=False, plots=False, pretrained=str(init) if init else False,
+        project=str(run_dir.resolve()), name="yolo",
         exist_ok=True, verbose=False, val=True, time=t.hours,
     )
 

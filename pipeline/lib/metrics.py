@@ -1,4 +1,4 @@
-"""Pure evaluation metrics on arrays: box matching, average precision, Dice/IoU, corner errors.
+"""Pure evaluation metrics on arrays: box matching, average precision, Dice/IoU, corner errors and their structure.
 
 Layered as in nnU-Net: these functions know nothing of files or models.
 """
@@ -9,7 +9,7 @@ from typing import Sequence
 
 import numpy as np
 
-from pipeline.lib.geometry import box_iou
+from pipeline.lib.geometry import IL, IR, SL, SR, box_iou
 
 
 def match_boxes(pred: np.ndarray, truth: np.ndarray, iou: float) -> tuple[np.ndarray, np.ndarray]:
@@ -124,8 +124,8 @@ def error_structure(chains: Sequence[tuple[np.ndarray, np.ndarray]]) -> dict:
     errors = [p - t for p, t in chains]
     offsets = np.stack([e.mean(0) for e in errors])  # (films, 4, 2)
     rest = np.concatenate([e - e.mean(0) for e in errors])
-    widening = offsets[:, [1, 3], 0].mean(1) - offsets[:, [0, 2], 0].mean(1)
-    heightening = offsets[:, [2, 3], 1].mean(1) - offsets[:, [0, 1], 1].mean(1)
+    widening = offsets[:, [SR, IR], 0].mean(1) - offsets[:, [SL, IL], 0].mean(1)  # image right minus left, x
+    heightening = offsets[:, [IL, IR], 1].mean(1) - offsets[:, [SL, SR], 1].mean(1)
 
     def second(c):
         return c[1:-1] - (c[:-2] + c[2:]) / 2

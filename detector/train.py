@@ -41,9 +41,8 @@ def init_checkpoint(cfg: DetectorConfig, run_dir: Path) -> Path | bool:
     return path
 
 
-def _ultralytics_args(cfg: DetectorConfig, data_yaml: Path, run_dir: Path) -> dict:
+def _ultralytics_args(cfg: DetectorConfig, data_yaml: Path, run_dir: Path, init: Path | bool = False) -> dict:
     t = cfg.train
-    init = init_checkpoint(cfg, run_dir)
     return dict(
         data=str(data_yaml), epochs=t.epochs, imgsz=cfg.model.imgsz, batch=t.batch, device=t.device, workers=t.workers,
         seed=t.seed, deterministic=False, cache="ram" if t.cache else False, rect=t.rect, mosaic=t.mosaic,
@@ -63,9 +62,9 @@ def run_ultralytics(cfg: DetectorConfig, data_yaml: Path, run_dir: Path) -> Path
         try:
             trainer_model(str(last)).train(resume=True)
         except (AssertionError, FileNotFoundError):  # finished or unusable checkpoint: start afresh
-            trainer_model(cfg.model.arch).train(**_ultralytics_args(cfg, data_yaml, run_dir))
+            trainer_model(cfg.model.arch).train(**_ultralytics_args(cfg, data_yaml, run_dir, init_checkpoint(cfg, run_dir)))
     else:
-        trainer_model(cfg.model.arch).train(**_ultralytics_args(cfg, data_yaml, run_dir))
+        trainer_model(cfg.model.arch).train(**_ultralytics_args(cfg, data_yaml, run_dir, init_checkpoint(cfg, run_dir)))
     (weights / "done").touch()
     return weights / "best.pt" if (weights / "best.pt").exists() else last
 

@@ -136,7 +136,7 @@ def test_fine_tuning_starts_from_the_init_folders_weights(tmp_path):
 
     folder = DEFAULT_MODELS / "detector"
     cfg = configlib.build(DetectorConfig, {"train": {"init": str(folder), "warmup_epochs": 0, "optimizer": "AdamW"}})
-    args = _ultralytics_args(cfg, tmp_path / "data.yaml", tmp_path)
+    args = _ultralytics_args(cfg, tmp_path / "data.yaml", tmp_path, init_checkpoint(cfg, tmp_path))
     assert args["pretrained"] == str(tmp_path / "init.pt") and args["warmup_epochs"] == 0 and args["optimizer"] == "AdamW"
     weights, _ = load_checkpoint(args["pretrained"])
     fresh = DetectionModel(cfg.model.arch, nc=1, ch=1, verbose=False)

@@ -58,13 +58,17 @@ def run_ultralytics(cfg: DetectorConfig, data_yaml: Path, run_dir: Path) -> Path
     """Train (or resume) with ultralytics; returns the best checkpoint's path."""
     weights = run_dir / "yolo" / "weights"
     last = weights / "last.pt"
+
+    def start() -> None:
+        trainer_model(cfg.model.arch).train(**_ultralytics_args(cfg, data_yaml, run_dir, init_checkpoint(cfg, run_dir)))
+
     if last.exists() and not (weights / "done").exists():
         try:
             trainer_model(str(last)).train(resume=True)
         except (AssertionError, FileNotFoundError):  # finished or unusable checkpoint: start afresh
-            trainer_model(cfg.model.arch).train(**_ultralytics_args(cfg, data_yaml, run_dir, init_checkpoint(cfg, run_dir)))
+            start()
     else:
-        trainer_model(cfg.model.arch).train(**_ultralytics_args(cfg, data_yaml, run_dir, init_checkpoint(cfg, run_dir)))
+        start()
     (weights / "done").touch()
     return weights / "best.pt" if (weights / "best.pt").exists() else last
 

@@ -81,10 +81,10 @@ def agreement(name: str, model, float_model: bytes, int8: bytes, batches: list[n
     """How the int8 network differs from the float one on ``batches``: corners (crop px) or mask Dice."""
     from pipeline.lib.onnxrun import OnnxNetwork
 
-    keys = ("logits",) if name == "segmenter" else None
-    exact, twin = OnnxNetwork(float_model, keys), OnnxNetwork(int8, keys)
     if not batches:
         return {"crops": 0}
+    keys = ("logits",) if name == "segmenter" else None
+    exact, twin = OnnxNetwork(float_model, keys), OnnxNetwork(int8, keys)
     if name == "segmenter":
         dice = [dice_iou(a, q)[0] for b in batches
                 for a, q in zip(exact(torch.from_numpy(b))["logits"].numpy() > 0, twin(torch.from_numpy(b))["logits"].numpy() > 0)]

@@ -106,7 +106,7 @@ def corner_summary(errors: np.ndarray) -> dict:
 
 
 def _rms(x: np.ndarray) -> float:
-    return float(np.sqrt(np.mean(np.square(x)))) if np.size(x) else float("nan")
+    return float(np.sqrt(np.mean(np.square(x))))
 
 
 def error_structure(chains: Sequence[tuple[np.ndarray, np.ndarray]]) -> dict:

@@ -28,6 +28,7 @@ from pipeline.lib.phantom import PhantomSpec, make_phantom, write_phantom
 def test_patient_keys():
     assert aasce_patient("sunhl-1th-02-Jan-2017-162 A AP.jpg") == "sunhl-1th-02-Jan-2017-162"
     assert aasce_patient("sunhl-1th-22-Nov-2016-142 A AP (2).jpg") == "sunhl-1th-22-Nov-2016-142"
+    assert aasce_patient("sunhl-1th-30-Dec-2016-159 A AP2.jpg") == "sunhl-1th-30-Dec-2016-159"
     assert aasce_patient("sunhl-1th-20-Jul-2016-coronal13.jpg") == "sunhl-1th-20-Jul-2016-coronal"
     assert roboflow_patient("sunhl-1th-02-Jan-2017-162-A-AP_jpg.rf.0123abcd.jpg") == "sunhl-1th-02-Jan-2017-162"
     assert roboflow_patient("17_jpg.rf.fe6c90a8.jpg") == "challenge-17"
@@ -112,9 +113,11 @@ def test_real_aasce_loads_with_17_levels(aasce_root):
 def test_saved_aasce_split_is_by_patient(aasce_root):
     from pipeline.lib.datasets.sources import DataConfig, aasce_split
 
-    split = aasce_split(DataConfig())
+    split = aasce_split(DataConfig(), linked_out=False)
     train, val = split.apply(load_aasce(aasce_root, "keep"))
     assert len(train) + len(val) == 481 and {a.patient for a in train}.isdisjoint({a.patient for a in val})
+    linked_out = aasce_split(DataConfig())
+    assert linked_out.train_patients == split.train_patients and linked_out.val_patients < split.val_patients
 
 
 @pytest.mark.realdata

@@ -45,7 +45,7 @@ class Annotation:
         return replace(self, **changes)
 
 
-_AASCE_SUFFIX = re.compile(r"(?: [A-Z] AP(?: \(\d+\))?)?\.jpg$", re.IGNORECASE)
+_AASCE_SUFFIX = re.compile(r"(?: [A-Z] AP\d*(?: \(\d+\))?)?\.jpg$", re.IGNORECASE)
 _CORONAL = re.compile(r"^(sunhl-1th-\d+-\w+-\d+-coronal)\d+$", re.IGNORECASE)
 _ROBOFLOW = re.compile(r"^(?P<stem>.+?)_(?:jpe?g|png)\.rf\.[0-9a-f]+\.(?:jpe?g|png)$", re.IGNORECASE)
 
@@ -54,6 +54,7 @@ def aasce_patient(file_name: str) -> str:
     """Patient key of an AASCE film: 'sunhl-1th-02-Jan-2017-162 A AP.jpg' -> 'sunhl-1th-02-Jan-2017-162'.
 
     The 17 'sunhl-1th-20-Jul-2016-coronalN' films carry no patient number; they are kept together as one group.
+    A second film of one view ('... 159 A AP2.jpg') is the same patient's.
     """
     stem = _AASCE_SUFFIX.sub("", Path(file_name).name)
     coronal = _CORONAL.match(stem)
@@ -74,7 +75,7 @@ def roboflow_patient(file_name: str) -> str:
     """
     original = roboflow_original(file_name)
     if original.lower().startswith("sunhl"):
-        stem = re.sub(r"-[A-Z]-AP(?:-\(\d+\))?$", "", original, flags=re.IGNORECASE)
+        stem = re.sub(r"-[A-Z]-AP\d*(?:-\(\d+\))?$", "", original, flags=re.IGNORECASE)
         coronal = _CORONAL.match(stem)
         return coronal.group(1) if coronal else stem
     if original.isdigit():

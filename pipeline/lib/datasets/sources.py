@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
 from pipeline.lib.config import ConfigError, read_yaml
 from pipeline.lib.datasets.aasce import load_aasce
-from pipeline.lib.datasets.annotation import Annotation
+from pipeline.lib.datasets.annotation import Annotation, roboflow_original
 from pipeline.lib.datasets.seed import load_phantom_folder, load_seed
 from pipeline.lib.datasets.splits import Split, load_or_make_split
 from pipeline.lib.datasets.yolo import load_challenge, load_yolo
@@ -23,6 +23,8 @@ class DataConfig:
 
     phantoms: synthetic films added to training (written once under ``phantom_dir``).
     seed_dir: an optional folder in the seed format (DICOMs + painted masks) added to training.
+    copies_file: the Roboflow films that copy AASCE or challenge films, and the families dropped whole
+    (``python -m pipeline.find_copies`` writes it); none of them is trained on.
     """
 
     root: str = "../shared/data"
@@ -34,6 +36,7 @@ class DataConfig:
     split_seed: int = 0
     label_policy: Literal["keep", "repair", "exclude"] = "repair"
     known_errors_file: str | None = "configs/data/aasce_known_label_errors.yaml"
+    copies_file: str | None = "configs/data/roboflow_copies.yaml"
     use_aasce: bool = True
     use_roboflow: bool = True
     phantoms: int = 0
@@ -64,6 +67,20 @@ class DataConfig:
             return ()
         return tuple(read_yaml(self.repo_path(self.known_errors_file)).get("known_errors") or ())
 
+    def linked_patients(self) -> list[tuple[str, ...]]:
+        """Groups of AASCE patient keys under which one film is filed twice (``copies_file``)."""
+        if not self.copies_file:
+            return []
+        return [tuple(p["patients"]) for p in read_yaml(self.repo_path(self.copies_file)).get("aasce_same_film") or ()]
+
+    def roboflow_left_out(self) -> tuple[frozenset[str], tuple[str, ...]]:
+        """(original names of the Roboflow films that copy AASCE or challenge films, name prefixes of the
+        families dropped whole), from ``copies_file``."""
+        if not self.copies_file:
+            return frozenset(), ()
+        listed = read_yaml(self.repo_path(self.copies_file))
+        return frozenset(c["roboflow"] for c in listed.get("copies") or ()), tuple(listed.get("families_dropped") or ())
+
 
 def aasce_annotations(cfg: DataConfig, policy: str | None = None) -> list[Annotation]:
     """The AASCE films under the configured root (empty when the folder is absent)."""
@@ -73,25 +90,48 @@ def aasce_annotations(cfg: DataConfig, policy: str | None = None) -> list[Annota
     return load_aasce(folder, policy or cfg.label_policy, cfg.known_errors())
 
 
-def aasce_split(cfg: DataConfig) -> Split:
-    """The saved patient split of the AASCE films (made from all films, whatever the label policy, once)."""
-    return load_or_make_split(cfg.repo_path(cfg.split_file), aasce_annotations(cfg, "keep"), cfg.val_fraction, cfg.split_seed)
+def aasce_split(cfg: DataConfig, linked_out: bool = True) -> Split:
+    """The saved patient split of the AASCE films (made from all films, whatever the label policy, once).
+
+    linked_out: a validation patient linked to a training patient (a film of theirs filed under both keys,
+    ``copies_file``) is taken off the validation side (its films go to neither side): the split file predates
+    the finding, and the training films stay as they were."""
+    split = load_or_make_split(cfg.repo_path(cfg.split_file), aasce_annotations(cfg, "keep"), cfg.val_fraction, cfg.split_seed)
+    if not linked_out:
+        return split
+    linked = {p for group in cfg.linked_patients() if set(group) & split.train_patients for p in group}
+    return replace(split, val_patients=split.val_patients - linked)
+
+
+def named_elsewhere(image: str) -> bool:
+    """True for a Roboflow film named as an AASCE film ('sunhl-...') or a challenge film (a number)."""
+    original = roboflow_original(image)
+    return original.isdigit() or original.lower().startswith("sunhl")
 
 
 def roboflow_annotations(cfg: DataConfig, split: Split | None) -> list[Annotation]:
     """Roboflow films that may be trained on: not the challenge films (an evaluation set), not AASCE films
-    (their corner labels are used instead; those of validation patients must never be trained on)."""
+    (their corner labels are used instead; those of validation patients must never be trained on), whether
+    named as such or found to be their copies under another name (``copies_file``)."""
     folder = cfg.root_path() / cfg.roboflow
     if not cfg.use_roboflow or not folder.is_dir():
         return []
+    copies, families = cfg.roboflow_left_out()
     out = []
     for ann in load_yolo(folder):
-        if ann.patient.startswith("challenge-") or ann.patient.lower().startswith("sunhl"):
+        original = roboflow_original(ann.image)
+        if named_elsewhere(ann.image) or original in copies or original.startswith(families):
             continue
         if split is not None and split.side(ann.patient) == "val":
             continue
         out.append(ann)
     return out
+
+
+def challenge_films(cfg: DataConfig) -> list[Path]:
+    """The uncropped challenge films' paths (empty when the folder is absent)."""
+    folder = cfg.root_path() / cfg.challenge
+    return sorted(p for p in folder.glob("*.jpg")) if folder.is_dir() else []
 
 
 def challenge_annotations(cfg: DataConfig) -> list[Annotation]:

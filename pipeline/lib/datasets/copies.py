@@ -25,12 +25,17 @@ THUMB = (24, 64)  # (width, height) of the retrieval thumbnail
 COPY_SCORE = 0.3  # verification score at or above which a candidate is a copy
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Fingerprint:
-    """A film prepared for comparison: grey (HEIGHT, w) uint8 equalised; thumb: standardised retrieval vector."""
+    """A film prepared for comparison: grey (HEIGHT, w) uint8 equalised; thumb: standardised retrieval vector;
+    clahe: grey CLAHE-equalised like the Roboflow copies (the film's form as a reference); keypoints and
+    descriptors: ORB of grey (as a candidate) and of clahe (as a reference), computed once per film."""
 
     grey: np.ndarray
     thumb: np.ndarray
+    clahe: np.ndarray
+    features: tuple
+    reference_features: tuple
 
 
 @dataclass(frozen=True)
@@ -53,8 +58,12 @@ def fingerprint(pixels: np.ndarray, mirrored: bool = False) -> Fingerprint:
         x = x[:, ::-1]
     width = max(8, round(x.shape[1] * HEIGHT / x.shape[0]))
     grey = cv2.equalizeHist(cv2.resize(x, (width, HEIGHT), interpolation=cv2.INTER_AREA))
+    grey = np.ascontiguousarray(grey)
     thumb = cv2.resize(grey, THUMB, interpolation=cv2.INTER_AREA).astype(np.float32).ravel()
-    return Fingerprint(np.ascontiguousarray(grey), (thumb - thumb.mean()) / (thumb.std() + 1e-6))
+    clahe = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8)).apply(grey)
+    orb = cv2.ORB_create(1500)
+    return Fingerprint(grey, (thumb - thumb.mean()) / (thumb.std() + 1e-6), clahe,
+                       orb.detectAndCompute(grey, None), orb.detectAndCompute(clahe, None))
 
 
 def _detail(x: np.ndarray) -> np.ndarray:
@@ -69,10 +78,8 @@ def verify(reference: Fingerprint, candidate: Fingerprint) -> float:
     overlap is under 30 % of the reference)."""
     import cv2
 
-    a = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8)).apply(reference.grey)
-    b = candidate.grey
-    orb = cv2.ORB_create(1500)
-    (ka, da), (kb, db) = orb.detectAndCompute(a, None), orb.detectAndCompute(b, None)
+    a, b = reference.clahe, candidate.grey
+    (ka, da), (kb, db) = reference.reference_features, candidate.features
     if da is None or db is None:
         return 0.0
     matches = cv2.BFMatcher(cv2.NORM_HAMMING, crossCheck=True).match(da, db)

@@ -45,7 +45,7 @@ def films(args) -> list[np.ndarray]:
 def time_film(models: ModelSet, pixels: np.ndarray) -> dict:
     t = {}
     start = time.perf_counter()
-    detections = models.detector.detect(pixels)
+    detections = models.detector.detect(pixels, models.options.priors_ap)
     t["detect"] = time.perf_counter() - start
     start = time.perf_counter()
     spine, _ = apply_priors(detections, models.options.priors_ap, name_by_count=models.levels is None)

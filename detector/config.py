@@ -66,13 +66,24 @@ class ExportConfig:
 @dataclass(frozen=True)
 class PredictConfig:
     """two_pass: when the first pass finds the spine in a small part of the film, look again at that region
-    (grown by region_margin of its height) at full model resolution."""
+    (grown by region_margin of its height) at full model resolution. windows: also look in this many overlapping
+    windows down the film, each ``window_height`` of its height, and keep their detections (merged with the whole
+    film's) when the chain they give is stronger by ``window_gain`` (summed score of its found members): what an
+    uncropped, full-length film needs; 0 never looks."""
 
     conf: float = 0.05
     iou: float = 0.6
     max_det: int = 80
     two_pass: bool = True
     region_margin: float = 0.15
+    windows: int = 3
+    window_height: float = 0.5
+    window_gain: float = 1.15
+
+    def validate(self) -> None:
+        if self.windows < 0 or not 0 < self.window_height <= 1 or self.window_gain <= 0:
+            raise ConfigError(f"predict: windows={self.windows} (>= 0), window_height={self.window_height} (in (0, 1]) "
+                              f"and window_gain={self.window_gain} (> 0) out of range")
 
 
 @dataclass(frozen=True)

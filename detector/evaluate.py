@@ -86,7 +86,7 @@ def evaluate_detector(detector, annotations: Sequence[Annotation], priors: Prior
     for ann in annotations:
         truth = reference_spine(ann, expected)
         pixels = read_radiograph(ann.image).pixels
-        detections = detector.detect(pixels)
+        detections = detector.detect(pixels, priors)
         preds.append((np.array([d.box.as_list() for d in detections]).reshape(-1, 4), np.array([d.score for d in detections])))
         truths.append(_boxes(truth))
         after, _ = apply_priors(detections, priors)

@@ -95,6 +95,9 @@ class Detector:
     device: str = "cpu"
     two_pass: bool = True
     region_margin: float = 0.15
+    windows: int = 3
+    window_height: float = 0.5
+    window_gain: float = 1.15
 
     @classmethod
     def load(cls, folder: str | Path, device: str = "cpu") -> "Detector":
@@ -109,12 +112,14 @@ class Detector:
         predict = meta.get("predict", {})
         levels = tuple(meta["classes"]) if len(meta["classes"]) > 1 else ()
         return cls(network, int(meta["input"]["imgsz"]), levels, predict.get("conf", 0.05), predict.get("iou", 0.6),
-                   predict.get("max_det", 80), device, predict.get("two_pass", True), predict.get("region_margin", 0.15))
+                   predict.get("max_det", 80), device, predict.get("two_pass", True), predict.get("region_margin", 0.15),
+                   predict.get("windows", 3), predict.get("window_height", 0.5), predict.get("window_gain", 1.15))
 
     def with_predict(self, predict) -> "Detector":
         """The same network with other decoding settings (a PredictConfig)."""
         return replace(self, conf=predict.conf, iou=predict.iou, max_det=predict.max_det, two_pass=predict.two_pass,
-                       region_margin=predict.region_margin)
+                       region_margin=predict.region_margin, windows=predict.windows, window_height=predict.window_height,
+                       window_gain=predict.window_gain)
 
     def detect_once(self, pixels: np.ndarray) -> list[Detection]:
         """One pass over the whole array: detections in its px."""
@@ -122,9 +127,34 @@ class Detector:
         raw = raw_outputs(self.network, batch.to(self.device))
         return decode(raw, scale, self.conf, self.iou, self.max_det, self.levels)
 
-    def detect(self, pixels: np.ndarray) -> list[Detection]:
+    def detect(self, pixels: np.ndarray, priors: PriorsConfig | None = None) -> list[Detection]:
         """Detections in original px. When the first pass finds the spine in a small part of the film (an
-        uncropped, full-length film), a second pass looks again at that region at full model resolution."""
+        uncropped, full-length film), a second pass looks again at that region at full model resolution. Given the
+        view's ``priors``, windows down the film are read too (:meth:`detect_windows`), and their detections kept
+        when the chain they give is ``window_gain`` times stronger (:func:`chain_strength`) than the film's alone."""
+        whole = self.detect_whole(pixels)
+        if self.windows <= 0 or priors is None:
+            return whole
+        windowed = self.detect_windows(pixels, whole)
+        return windowed if chain_strength(windowed, priors) > self.window_gain * chain_strength(whole, priors) else whole
+
+    def detect_windows(self, pixels: np.ndarray, whole: list[Detection]) -> list[Detection]:
+        """``whole`` merged (non-maximum suppression) with the detections of ``windows`` full-width windows,
+        ``window_height`` of the film tall, spread evenly from its top to its bottom."""
+        import torchvision
+
+        h = max(1, int(round(pixels.shape[0] * self.window_height)))
+        found = list(whole)
+        for y0 in np.linspace(0, pixels.shape[0] - h, self.windows).round().astype(int):
+            found += [replace(d, box=Box(d.box.x1, d.box.y1 + y0, d.box.x2, d.box.y2 + y0)) for d in self.detect_once(pixels[y0 : y0 + h])]
+        if not found:
+            return found
+        boxes = torch.tensor([d.box.as_list() for d in found], dtype=torch.float32)
+        keep = torchvision.ops.nms(boxes, torch.tensor([d.score for d in found], dtype=torch.float32), self.iou)
+        return [found[k] for k in keep.tolist()]
+
+    def detect_whole(self, pixels: np.ndarray) -> list[Detection]:
+        """The whole film's detections: one pass, and a second over the spine's region when it is small."""
         first = self.detect_once(pixels)
         region = spine_region(first, pixels.shape, self.region_margin)
         if not self.two_pass or region is None:
@@ -135,6 +165,11 @@ class Detector:
         mapped = [Detection(crop.box_to_image(d.box), d.score, d.level_scores, d.levels) for d in inner]
         outside = [d for d in first if not _inside(d.box, region)]
         return mapped + outside
+
+
+def chain_strength(detections: list[Detection], priors: PriorsConfig) -> float:
+    """Summed score of the found (not inferred) members of the chain the priors draw from ``detections``."""
+    return float(sum(v.score for v in apply_priors(detections, priors)[0].vertebrae if not v.inferred))
 
 
 def lateral_priors(priors: PriorsConfig) -> PriorsConfig:
@@ -162,7 +197,7 @@ class SpineFinder:
              sex: str | None = None) -> tuple[Spine, list[str]]:
         """(spine cranial first, warnings); ``view`` 'AP', 'PA' or 'LAT'."""
         priors = self.priors(view)
-        detections = self.detector.detect(pixels)
+        detections = self.detector.detect(pixels, priors)
         chain, warnings = apply_priors(detections, priors, view, spacing_mm, name_by_count=self.levels is None)
         if self.levels is not None and len(chain):
             chain, named, _ = self.levels.name(pixels, chain, priors.expected_levels, age, sex)

@@ -130,3 +130,14 @@ def test_roboflow_and_challenge_sets(shared_data):
     assert all(len(a.spine) >= 11 for a in challenge)
     train = roboflow_annotations(cfg, aasce_split(cfg))
     assert train and not any(a.patient.startswith(("challenge-", "sunhl")) for a in train)
+
+
+def test_every_fourth_phantom_of_each_view_is_a_full_length_film():
+    """The phantom sets hold uncropped (skull to femurs) films of both views, not only spine-field ones."""
+    from pipeline.lib.datasets.sources import phantom_stem
+
+    both = [phantom_stem(("AP", "LAT"), i) for i in range(16)]
+    assert [(v, f) for v, f, _ in both if f == "full"] == [("AP", "full"), ("LAT", "full"), ("AP", "full"), ("LAT", "full")]
+    assert both[6][2] == "phantom_ap_full_00006" and both[0][2] == "phantom_ap_00000"
+    assert [f for _, f, _ in (phantom_stem(("AP",), i, 100) for i in range(8))].count("full") == 2
+    assert phantom_stem(("AP",), 3, 100)[2] == "phantom_ap_full_00103"

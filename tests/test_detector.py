@@ -125,6 +125,52 @@ def test_second_pass_boxes_come_back_in_film_pixels(monkeypatch):
     assert found[0].score == pytest.approx(0.95)
 
 
+def _window_detector(monkeypatch, strong_whole: bool):
+    """A detector whose whole-film pass finds 17 vertebrae (strong) or 3 weak ones; in a window (an array shorter
+    than the film, whose first row's value is its offset) it finds the same 17 where they lie inside it (strong),
+    or a confident column of 9 in its own px."""
+    from detector.predict import Detector
+
+    detector = Detector(network=None, imgsz=512, levels=(), two_pass=False)
+    film = np.repeat(np.arange(6000, dtype=np.float32)[:, None], 2000, axis=1)
+    column = [_det(950, 1500 + 160 * k, 1050, 1620 + 160 * k, 0.9) for k in range(17)]
+    calls = []
+
+    def fake_detect_once(pixels):
+        calls.append(pixels.shape)
+        if pixels.shape == film.shape:
+            return column if strong_whole else [_det(950, 1500 + 400 * k, 1050, 1620 + 400 * k, 0.2) for k in range(3)]
+        y0, h = int(pixels[0, 0]), pixels.shape[0]
+        if strong_whole:
+            return [_det(d.box.x1, d.box.y1 - y0, d.box.x2, d.box.y2 - y0, 0.8) for d in column if y0 <= d.box.y1 and d.box.y2 <= y0 + h]
+        return [_det(950, 200 + 250 * k, 1050, 400 + 250 * k, 0.9) for k in range(9)]
+
+    monkeypatch.setattr(detector, "detect_once", fake_detect_once)
+    return detector, film, calls
+
+
+def test_windows_down_a_full_length_film_replace_a_weak_whole_film_pass(monkeypatch):
+    from pipeline.lib.priors import PriorsConfig
+
+    detector, film, calls = _window_detector(monkeypatch, strong_whole=False)
+    assert len(detector.detect(film)) == 3 and len(calls) == 1  # without the view's priors: the film's pass alone
+    found = detector.detect(film, PriorsConfig())
+    assert [shape[0] for shape in calls[1:]] == [6000, 3000, 3000, 3000]
+    tops = sorted(d.box.y1 for d in found if d.score > 0.5)
+    assert tops[0] == pytest.approx(200) and tops[-1] == pytest.approx(3000 + 200 + 250 * 8)  # shifted by each window
+    assert len(tops) == 9 * 3 - 2 * 3  # windows at 0, 1500, 3000 px: neighbours share 3 boxes, merged into one each
+
+
+def test_windows_leave_a_strong_whole_film_chain_alone(monkeypatch):
+    from pipeline.lib.priors import PriorsConfig
+
+    detector, film, calls = _window_detector(monkeypatch, strong_whole=True)
+    found = detector.detect(film, PriorsConfig())
+    assert len(found) == 17 and all(d.box.height == pytest.approx(120) for d in found)
+    detector.windows = 0
+    assert len(detector.detect(film, PriorsConfig())) == 17 and len(calls) == 1 + 3 + 1
+
+
 def test_fine_tuning_starts_from_the_init_folders_weights(tmp_path):
     """train.init: ultralytics' trainer gets the folder's network as its ``pretrained`` checkpoint, every weight."""
     from detector.train import _ultralytics_args, init_checkpoint

@@ -140,22 +140,30 @@ def challenge_annotations(cfg: DataConfig) -> list[Annotation]:
     return load_challenge(folder, roboflow) if folder.is_dir() and roboflow.is_dir() else []
 
 
+def phantom_stem(views: tuple[str, ...], i: int, seed_offset: int = 0) -> tuple[str, str, str]:
+    """(view, field, file stem) of the ``i``-th phantom of a set: views taken in turn; every fourth phantom of each
+    view a full-length film (skull to femurs, like the uncropped films), the others spine-field."""
+    view = views[i % len(views)]
+    field = "full" if (i // len(views)) % 4 == 3 else "spine"
+    return view, field, f"phantom_{view.lower()}{'_full' if field == 'full' else ''}_{seed_offset + i:05d}"
+
+
 def phantom_annotations(cfg: DataConfig, count: int | None = None, seed_offset: int = 0) -> list[Annotation]:
-    """``count`` phantoms (default ``cfg.phantoms``), written once under ``phantom_dir`` and reused."""
+    """``count`` phantoms (default ``cfg.phantoms``; :func:`phantom_stem`), written once under ``phantom_dir`` and
+    reused."""
     from pipeline.lib.phantom import PhantomSpec, make_phantom, write_phantom
 
     count = cfg.phantoms if count is None else count
     if count == 0:
         return []
     folder = cfg.repo_path(cfg.phantom_dir) / f"h{cfg.phantom_height_px}_s{seed_offset}"
+    wanted = set()
     for i in range(count):
-        view = cfg.phantom_views[i % len(cfg.phantom_views)]
-        stem = f"phantom_{view.lower()}_{seed_offset + i:05d}"
+        view, field, stem = phantom_stem(tuple(cfg.phantom_views), i, seed_offset)
+        wanted.add(stem)
         if not (folder / f"{stem}.json").exists():
-            field = "full" if i % 4 == 3 and view == "AP" else "spine"
             spec = PhantomSpec(view=view, seed=seed_offset + i, height_px=cfg.phantom_height_px, field=field)
             write_phantom(make_phantom(spec), folder, stem, fmt="png")
-    wanted = {f"phantom_{cfg.phantom_views[i % len(cfg.phantom_views)].lower()}_{seed_offset + i:05d}" for i in range(count)}
     return [a for a in load_phantom_folder(folder) if Path(a.image).stem in wanted]
 
 

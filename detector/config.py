@@ -69,7 +69,8 @@ class PredictConfig:
     (grown by region_margin of its height) at full model resolution. windows: also look in this many overlapping
     windows down the film, each ``window_height`` of its height, and keep their detections (merged with the whole
     film's) when the chain they give is stronger by ``window_gain`` (summed score of its found members): what an
-    uncropped, full-length film needs; 0 never looks."""
+    uncropped, full-length film needs; 0 never looks. Windows are read only when the whole film's chain is weaker
+    than ``window_below`` x the expected count (as if that share of the levels were found with full confidence)."""
 
     conf: float = 0.05
     iou: float = 0.6
@@ -79,11 +80,12 @@ class PredictConfig:
     windows: int = 3
     window_height: float = 0.5
     window_gain: float = 1.15
+    window_below: float = 0.6
 
     def validate(self) -> None:
-        if self.windows < 0 or not 0 < self.window_height <= 1 or self.window_gain <= 0:
-            raise ConfigError(f"predict: windows={self.windows} (>= 0), window_height={self.window_height} (in (0, 1]) "
-                              f"and window_gain={self.window_gain} (> 0) out of range")
+        if self.windows < 0 or not 0 < self.window_height <= 1 or self.window_gain <= 0 or self.window_below < 0:
+            raise ConfigError(f"predict: windows={self.windows} (>= 0), window_height={self.window_height} (in (0, 1]), "
+                              f"window_gain={self.window_gain} (> 0) or window_below={self.window_below} (>= 0) out of range")
 
 
 @dataclass(frozen=True)

@@ -98,6 +98,7 @@ class Detector:
     windows: int = 3
     window_height: float = 0.5
     window_gain: float = 1.15
+    window_below: float = 0.6
 
     @classmethod
     def load(cls, folder: str | Path, device: str = "cpu") -> "Detector":
@@ -113,13 +114,14 @@ class Detector:
         levels = tuple(meta["classes"]) if len(meta["classes"]) > 1 else ()
         return cls(network, int(meta["input"]["imgsz"]), levels, predict.get("conf", 0.05), predict.get("iou", 0.6),
                    predict.get("max_det", 80), device, predict.get("two_pass", True), predict.get("region_margin", 0.15),
-                   predict.get("windows", 3), predict.get("window_height", 0.5), predict.get("window_gain", 1.15))
+                   predict.get("windows", 3), predict.get("window_height", 0.5), predict.get("window_gain", 1.15),
+                   predict.get("window_below", 0.6))
 
     def with_predict(self, predict) -> "Detector":
         """The same network with other decoding settings (a PredictConfig)."""
         return replace(self, conf=predict.conf, iou=predict.iou, max_det=predict.max_det, two_pass=predict.two_pass,
                        region_margin=predict.region_margin, windows=predict.windows, window_height=predict.window_height,
-                       window_gain=predict.window_gain)
+                       window_gain=predict.window_gain, window_below=predict.window_below)
 
     def detect_once(self, pixels: np.ndarray) -> list[Detection]:
         """One pass over the whole array: detections in its px."""
@@ -130,13 +132,17 @@ class Detector:
     def detect(self, pixels: np.ndarray, priors: PriorsConfig | None = None) -> list[Detection]:
         """Detections in original px. When the first pass finds the spine in a small part of the film (an
         uncropped, full-length film), a second pass looks again at that region at full model resolution. Given the
-        view's ``priors``, windows down the film are read too (:meth:`detect_windows`), and their detections kept
-        when the chain they give is ``window_gain`` times stronger (:func:`chain_strength`) than the film's alone."""
+        view's ``priors`` and a whole-film chain weaker than ``window_below`` x the expected count, windows down the
+        film are read too (:meth:`detect_windows`), and their detections kept when the chain they give is
+        ``window_gain`` times stronger (:func:`chain_strength`) than the film's alone."""
         whole = self.detect_whole(pixels)
         if self.windows <= 0 or priors is None:
             return whole
+        strength = chain_strength(whole, priors)
+        if strength >= self.window_below * len(priors.expected_levels):
+            return whole
         windowed = self.detect_windows(pixels, whole)
-        return windowed if chain_strength(windowed, priors) > self.window_gain * chain_strength(whole, priors) else whole
+        return windowed if chain_strength(windowed, priors) > self.window_gain * strength else whole
 
     def detect_windows(self, pixels: np.ndarray, whole: list[Detection]) -> list[Detection]:
         """``whole`` merged (non-maximum suppression) with the detections of ``windows`` full-width windows,

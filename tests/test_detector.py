@@ -167,8 +167,11 @@ def test_windows_leave_a_strong_whole_film_chain_alone(monkeypatch):
     detector, film, calls = _window_detector(monkeypatch, strong_whole=True)
     found = detector.detect(film, PriorsConfig())
     assert len(found) == 17 and all(d.box.height == pytest.approx(120) for d in found)
+    assert len(calls) == 1  # strong enough: no window read
+    detector.window_below = 2.0  # read them anyway: the windows' chain is no stronger, the whole film's stands
+    assert len(detector.detect(film, PriorsConfig())) == 17 and len(calls) == 1 + 1 + 3
     detector.windows = 0
-    assert len(detector.detect(film, PriorsConfig())) == 17 and len(calls) == 1 + 3 + 1
+    assert len(detector.detect(film, PriorsConfig())) == 17 and len(calls) == 1 + 4 + 1
 
 
 def test_fine_tuning_starts_from_the_init_folders_weights(tmp_path):

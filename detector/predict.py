@@ -204,7 +204,7 @@ class SpineFinder:
         """(spine cranial first, warnings); ``view`` 'AP', 'PA' or 'LAT'."""
         priors = self.priors(view)
         detections = self.detector.detect(pixels, priors)
-        chain, warnings = apply_priors(detections, priors, view, spacing_mm, name_by_count=self.levels is None)
+        chain, warnings = apply_priors(detections, priors, view, spacing_mm, self.levels is None, pixels.shape[1])
         if self.levels is not None and len(chain):
             chain, named, _ = self.levels.name(pixels, chain, priors.expected_levels, age, sex)
             warnings = warnings + named

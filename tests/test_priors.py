@@ -163,3 +163,15 @@ def test_a_detection_as_much_another_vertebra_s_is_not_taken():
     assert snap_inferred(spine, [shared], 0.3).vertebrae[1].box == Box(0, 8, 10, 18)
     own = Detection(Box(0, 9, 10, 19), 0.1)
     assert snap_inferred(spine, [shared, own], 0.3).vertebrae[1].box == own.box
+
+
+def test_a_chain_at_the_films_side_edge_is_no_spine():
+    """A column centred 5 % across a film is a pattern, not a collimated spine film; centred, or width unknown, it stays."""
+    centre = 300 + 60 * 2 / np.pi  # the curved column's mean centre, about 338 px
+    spine, warnings = apply_priors(column(curve=60), width=centre / 0.05)
+    assert len(spine) == 0 and "side edge (5% across)" in warnings[0]
+    spine, _ = apply_priors(column(curve=60), width=centre / 0.95)  # the right edge as well
+    assert len(spine) == 0
+    assert len(apply_priors(column(curve=60), width=centre / 0.3)[0]) == 17
+    assert len(apply_priors(column(curve=60))[0]) == 17
+    assert len(apply_priors(column(curve=60), PriorsConfig(min_edge_distance=0.0), width=centre / 0.05)[0]) == 17

@@ -53,6 +53,7 @@ class PriorsConfig:
     min_median_score: float = 0.5  # a chain of weak detections (noise, a checkerboard, another body part) is no spine
     extra_level: Literal["auto", "L6", "T13"] = "auto"
     snap_iou: float = 0.3  # an inferred vertebra takes the box of a weak detection overlapping it this much; 0: off
+    min_edge_distance: float = 0.15  # a chain centred this close to a side edge (share of the width) is no spine
 
     def validate(self) -> None:
         if len(self.expected_levels) < 2:
@@ -216,8 +217,10 @@ def _named_by_scores(items, cfg: PriorsConfig) -> list[str | None] | None:
 
 
 def apply_priors(detections: list[Detection], cfg: PriorsConfig = PriorsConfig(), view: str = "AP",
-                 spacing_mm=None, name_by_count: bool = True) -> tuple[Spine, list[str]]:
-    """Turn raw detections into a labelled spine (cranial first) and warnings. No chain: an empty spine.
+                 spacing_mm=None, name_by_count: bool = True, width: float | None = None) -> tuple[Spine, list[str]]:
+    """Turn raw detections into a labelled spine (cranial first) and warnings. No chain: an empty spine; nor when
+    the film's ``width`` is given and the chain's centre lies within ``min_edge_distance`` of its width from a side
+    edge (films are collimated on the spine: on every real film here the chain's centre lies 0.30 or more in).
 
     name_by_count=False: the chain for a level identifier to name; its vertebrae still carry the count's names
     (a fallback), but the warnings about naming and the inferred vertebrae's names are left to the identifier."""
@@ -236,6 +239,10 @@ def apply_priors(detections: list[Detection], cfg: PriorsConfig = PriorsConfig()
         return Spine((), view=view, spacing_mm=spacing_mm), [
             f"no spine found: the best chain's {len(chain)} detections are weak (median score {median:.2f} < "
             f"{cfg.min_median_score}); is this a spine radiograph?"]
+    across = float(np.mean([item[0].center[0] for item in items])) / width if width else 0.5
+    if min(across, 1 - across) < cfg.min_edge_distance:
+        return Spine((), view=view, spacing_mm=spacing_mm), [
+            f"no spine found: the best chain lies at the film's side edge ({across:.0%} across); is this a spine radiograph?"]
     inferred = [k for k, item in enumerate(items) if item[2]]
     by_score = _named_by_scores(items, cfg)
     names, warnings = (by_score, []) if by_score is not None else name_levels([item[1] for item in items], cfg)

@@ -175,3 +175,5 @@ def test_a_chain_at_the_films_side_edge_is_no_spine():
     assert len(apply_priors(column(curve=60), width=centre / 0.3)[0]) == 17
     assert len(apply_priors(column(curve=60))[0]) == 17
     assert len(apply_priors(column(curve=60), PriorsConfig(min_edge_distance=0.0), width=centre / 0.05)[0]) == 17
+    with pytest.raises(ConfigError, match="min_edge_distance"):
+        PriorsConfig(min_edge_distance=0.5).validate()

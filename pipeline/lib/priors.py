@@ -63,6 +63,8 @@ class PriorsConfig:
             raise ConfigError("priors.expected_levels must run cranial to caudal")
         if not 0.0 <= self.snap_iou <= 1.0:
             raise ConfigError(f"priors.snap_iou={self.snap_iou} must lie in [0, 1] (0 turns snapping off)")
+        if not 0.0 <= self.min_edge_distance < 0.5:
+            raise ConfigError(f"priors.min_edge_distance={self.min_edge_distance} must lie in [0, 0.5) (0 turns the check off)")
 
 
 def merge_duplicates(detections: list[Detection], iou: float) -> list[Detection]:

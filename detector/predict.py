@@ -110,12 +110,12 @@ class Detector:
         network = build_network(model_yaml, nc=len(meta["classes"]))
         network.load_state_dict(load_state(folder))
         network.eval().to(device)
-        predict = meta.get("predict", {})
+        from detector.config import PredictConfig
+        from pipeline.lib.config import build
+
         levels = tuple(meta["classes"]) if len(meta["classes"]) > 1 else ()
-        return cls(network, int(meta["input"]["imgsz"]), levels, predict.get("conf", 0.05), predict.get("iou", 0.6),
-                   predict.get("max_det", 80), device, predict.get("two_pass", True), predict.get("region_margin", 0.15),
-                   predict.get("windows", 3), predict.get("window_height", 0.5), predict.get("window_gain", 1.15),
-                   predict.get("window_below", 0.6))
+        predict = build(PredictConfig, meta.get("predict", {}), f"{folder}/meta.json predict")
+        return cls(network, int(meta["input"]["imgsz"]), levels, device=device).with_predict(predict)
 
     def with_predict(self, predict) -> "Detector":
         """The same network with other decoding settings (a PredictConfig)."""

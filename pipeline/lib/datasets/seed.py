@@ -70,11 +70,14 @@ def load_seed(folder: str | Path, levels: tuple[str, ...] = (), view: str | None
     return out
 
 
-def load_phantom_folder(folder: str | Path) -> list[Annotation]:
-    """Annotations of a folder of phantoms written by ``write_phantom`` (one patient per phantom)."""
+def load_phantom_folder(folder: str | Path, stems: set[str] | None = None) -> list[Annotation]:
+    """Annotations of a folder of phantoms written by ``write_phantom`` (one patient per phantom); only those of
+    ``stems`` when given."""
     folder = Path(folder)
     out = []
     for truth in sorted(folder.glob("*.json")):
+        if stems is not None and truth.stem not in stems:
+            continue
         result = read_result(truth)
         film = folder / Path(result.image.path).name
         out.append(Annotation(str(film), truth.stem, "phantom", result.spine, result.image.width, result.image.height, True))

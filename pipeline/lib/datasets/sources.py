@@ -164,7 +164,7 @@ def phantom_annotations(cfg: DataConfig, count: int | None = None, seed_offset: 
         if not (folder / f"{stem}.json").exists():
             spec = PhantomSpec(view=view, seed=seed_offset + i, height_px=cfg.phantom_height_px, field=field)
             write_phantom(make_phantom(spec), folder, stem, fmt="png")
-    return [a for a in load_phantom_folder(folder) if Path(a.image).stem in wanted]
+    return load_phantom_folder(folder, wanted)
 
 
 def seed_annotations(cfg: DataConfig) -> list[Annotation]:

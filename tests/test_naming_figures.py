@@ -36,3 +36,26 @@ def test_the_flag_is_scored_against_either_figure():
     assert figures["flagged"] == {"films": 1, "wrong": 1, "misnamed": 1}
     assert figures["unflagged"] == {"films": 1, "wrong": 0, "misnamed": 0}
     assert figures["shift_histogram"]["1"] == 1 and figures["shift_histogram"]["0"] == 1
+
+
+def test_a_phantoms_age_and_sex_reach_the_finder(tmp_path):
+    """An identifier trained with age and sex is measured with them (the phantoms' records hold them)."""
+    from detector.levels.evaluate import evaluate_naming
+    from pipeline.lib.datasets import load_phantom_folder
+    from pipeline.lib.phantom import PhantomSpec, make_phantom, write_phantom
+
+    write_phantom(make_phantom(PhantomSpec(view="AP", seed=5, height_px=256, age=14, sex="M")), tmp_path, "p", fmt="png")
+    calls = []
+
+    class Finder:
+        def priors(self, view):
+            from pipeline.lib.priors import PriorsConfig
+
+            return PriorsConfig()
+
+        def find(self, pixels, view, spacing_mm=None, age=None, sex=None):
+            calls.append((view, age, sex))
+            return Spine(()), []
+
+    evaluate_naming(Finder(), load_phantom_folder(tmp_path))
+    assert calls == [("AP", 14.0, "M")]

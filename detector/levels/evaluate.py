@@ -1,7 +1,7 @@
 """Naming figures of a spine finder (detector, priors and, when it has one, the level identifier) on annotated films.
 
     python -m detector.levels.evaluate [--models LEVELS_DIR | --count-only] [--detector DIR]
-                                       [--on val|challenge|phantoms] [--out REPORT.json]
+                                       [--on val|challenge|phantoms] [--phantoms N] [--out REPORT.json]
 
 Per film, the found vertebrae are paired with the true ones by overlap (IoU >= 0.3), so naming is scored apart
 from detection. Figures: films with every expected level found and named right (IoU >= 0.5, as the detector's
@@ -21,7 +21,7 @@ from collections import Counter
 from typing import Sequence
 
 from detector.evaluate import naming_correct, reference_spine
-from detector.levels.data import spine_boxes
+from detector.levels.data import film_age_sex, spine_boxes
 from detector.levels.decode import shift_between
 from pipeline.lib.datasets.annotation import Annotation
 from pipeline.lib.geometry import Spine
@@ -72,7 +72,8 @@ def evaluate_naming(finder, films: Sequence[Annotation]) -> dict:
     for ann in films:
         view = "LAT" if ann.spine.view == "LAT" else "AP"
         expected = finder.priors(view).expected_levels
-        found, warnings = finder.find(read_radiograph(ann.image).pixels, view)
+        age, sex = film_age_sex(ann)  # given to an identifier trained with them (phantoms hold them)
+        found, warnings = finder.find(read_radiograph(ann.image).pixels, view, age=age, sex=sex)
         rows.append(film_row(found, reference_spine(ann, expected), expected, warnings))
     return summarise(rows, expected)
 
@@ -99,14 +100,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--count-only", action="store_true", help="no identifier: the priors name the chain by its count")
     parser.add_argument("--detector", default=str(DEFAULT_MODELS / "detector"), help="detector model folder")
     parser.add_argument("--on", default="val", choices=["val", "challenge", "phantoms"],
-                        help="AASCE validation films (patient split), the full-length challenge films, or 40 held-out phantoms")
+                        help="AASCE validation films (patient split), the full-length challenge films, or held-out phantoms")
+    parser.add_argument("--phantoms", type=int, default=40,
+                        help="with --on phantoms: how many held-out phantoms (seeds 300000+, views in turn, every fourth "
+                             "of each view full-length; default 40)")
     parser.add_argument("--out", help="write the figures to this JSON file")
     args = parser.parse_args(argv)
     data = DataConfig()
     finder = spine_finder(args.detector, levels=None if args.count_only else args.models)
     figures = {"on": args.on, "identifier": None if args.count_only else args.models}
     if args.on == "phantoms":
-        figures.update(phantom_figures(finder))
+        figures.update(phantom_figures(finder, count=args.phantoms))
     else:
         films = crop_stage_sets(data)[1] if args.on == "val" else challenge_annotations(data)
         figures.update(evaluate_naming(finder, films))

@@ -78,7 +78,7 @@ class LevelsConfig:
     cache: str = "cache/levels"
     detector: str = "models/default/detector"
     calibration_fraction: float = 0.15
-    data: DataConfig = field(default_factory=lambda: DataConfig(phantoms=60))
+    data: DataConfig = field(default_factory=lambda: DataConfig(phantoms=120))
     crop: CropConfig = field(default_factory=CropConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     augment: ChainAugmentConfig = field(default_factory=ChainAugmentConfig)

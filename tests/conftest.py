@@ -16,6 +16,8 @@ from pipeline.lib.offline import configure  # noqa: E402
 
 configure()  # offline switches before anything imports ultralytics
 
+pytest_plugins = ["helpers.hardening"]  # the hardening tests' module-scoped `models` and `film` fixtures
+
 
 def data_root() -> Path | None:
     """$SPINE_DATA, else ../shared/data beside the checkout; None when absent."""

@@ -3,7 +3,6 @@ modalities, interruptions and second runs are handled; every run-level error is 
 
 from __future__ import annotations
 
-import csv
 import os
 import shutil
 from pathlib import Path
@@ -11,9 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from helpers.models import random_model_set
+from helpers.hardening import summary_rows as _rows
 
-from pipeline.demo import make_sample
 from pipeline.infer import main as infer_main
 
 
@@ -29,21 +27,6 @@ def output_stems(paths):
     return stems(paths)
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def models(tmp_path_factory):
-    return random_model_set(tmp_path_factory.mktemp("models"))
-
-
-@pytest.fixture(scope="module")
-def film(tmp_path_factory):
-    return make_sample(tmp_path_factory.mktemp("film"), "AP", seed=2)
-
-
-def _rows(out: Path) -> list[dict]:
-    with open(out / "summary.csv", newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
 
 
 # 1. a model folder can run code

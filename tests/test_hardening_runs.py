@@ -3,7 +3,6 @@ run appends and a live lock refuses, anonymised outputs keep no path or sex, out
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import shutil
@@ -12,28 +11,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-from helpers.models import random_model_set
+from helpers.hardening import summary_rows as _rows
 
-from pipeline.demo import make_sample
 from pipeline.infer import main as infer_main
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def models(tmp_path_factory):
-    return random_model_set(tmp_path_factory.mktemp("models"))
-
-
-@pytest.fixture(scope="module")
-def film(tmp_path_factory):
-    return make_sample(tmp_path_factory.mktemp("film"), "AP", seed=2)
-
-
-def _rows(out: Path) -> list[dict]:
-    with open(out / "summary.csv", newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
 
 
 # 7. Ctrl-C and two runs into one folder

@@ -42,15 +42,22 @@ class HeatmapCodec:
 
     def expectation(self, weights: torch.Tensor) -> torch.Tensor:
         """Centre of mass of non-negative maps (..., 4, S, S) -> (..., 4, 2) crop px."""
-        weights = weights / weights.sum(dim=(-2, -1), keepdim=True).clamp(min=1e-12)
-        x = (weights * self.xs.to(weights)).sum(dim=(-2, -1))
-        y = (weights * self.ys.to(weights)).sum(dim=(-2, -1))
-        return torch.stack([x, y], dim=-1)
+        return self._centre(weights.sum(dim=-2), weights.sum(dim=-1))
 
     def decode(self, raw: torch.Tensor) -> torch.Tensor:
-        """Raw network maps (..., 4, S, S) -> (..., 4, 2) crop px via a spatial softmax and the soft-argmax."""
-        flat = torch.softmax(self.beta * raw.flatten(-2), dim=-1)
-        return self.expectation(flat.unflatten(-1, raw.shape[-2:]))
+        """Raw network maps (..., 4, S, S) -> (..., 4, 2) crop px via a spatial softmax and the soft-argmax.
+
+        The softmax's normaliser cancels in the centre of mass, so only exp(beta * (raw - max)) and its row and
+        column sums are formed (the same result as softmax then expectation, a third of the work)."""
+        logits = self.beta * raw
+        weights = torch.exp(logits - logits.flatten(-2).amax(dim=-1)[..., None, None])
+        return self._centre(weights.sum(dim=-2), weights.sum(dim=-1))
+
+    def _centre(self, columns: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        """(..., S) column and row sums of the weights -> (..., 2) centre of mass (x, y)."""
+        grid = torch.arange(self.size, dtype=columns.dtype, device=columns.device)
+        total = columns.sum(dim=-1).clamp(min=1e-12)
+        return torch.stack([(columns * grid).sum(dim=-1) / total, (rows * grid).sum(dim=-1) / total], dim=-1)
 
 
 def make_codec(head: str, size: int, beta: float = 1.0):

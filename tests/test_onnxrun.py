@@ -65,6 +65,12 @@ def test_a_dict_output_keeps_its_keys_and_the_batch_is_free():
     assert torch.allclose(out["logits"], network(x)["logits"], atol=1e-5)
 
 
+def test_onnx_runtime_threads_do_not_busy_wait_between_runs():
+    """Spinning threads took the cores from the torch and numpy work between crop batches (bench/pipeline_speed.py)."""
+    twin = OnnxNetwork(export_onnx(torch.nn.Conv2d(1, 1, 3).eval(), torch.zeros(1, 1, 8, 8)))
+    assert twin.session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning") == "0"
+
+
 def test_torch_stays_off_the_cpu_and_when_asked():
     network = torch.nn.Conv2d(1, 1, 3).eval()
     assert runner(network, "onnx", "cuda", (1, 1, 8, 8)) is network

@@ -31,8 +31,8 @@ class HeatmapCodec:
 
     def __init__(self, size: int, sigma: float = 2.0, beta: float = 1.0):
         self.size, self.sigma, self.beta = size, sigma, beta
-        grid = torch.arange(size, dtype=torch.float32)
-        self.ys, self.xs = torch.meshgrid(grid, grid, indexing="ij")
+        self.grid = torch.arange(size, dtype=torch.float32)
+        self.ys, self.xs = torch.meshgrid(self.grid, self.grid, indexing="ij")
 
     def encode(self, corners: torch.Tensor) -> torch.Tensor:
         """(..., 4, 2) crop px -> (..., 4, S, S) Gaussian heatmaps, peak 1."""
@@ -41,23 +41,18 @@ class HeatmapCodec:
         return torch.exp(-((self.xs.to(corners) - x) ** 2 + (self.ys.to(corners) - y) ** 2) / (2 * self.sigma**2))
 
     def expectation(self, weights: torch.Tensor) -> torch.Tensor:
-        """Centre of mass of non-negative maps (..., 4, S, S) -> (..., 4, 2) crop px."""
-        return self._centre(weights.sum(dim=-2), weights.sum(dim=-1))
+        """Centre of mass of non-negative maps (..., 4, S, S) -> (..., 4, 2) crop px, from their column and row sums."""
+        columns, rows, grid = weights.sum(dim=-2), weights.sum(dim=-1), self.grid.to(weights)
+        total = columns.sum(dim=-1).clamp(min=1e-12)
+        return torch.stack([(columns * grid).sum(dim=-1) / total, (rows * grid).sum(dim=-1) / total], dim=-1)
 
     def decode(self, raw: torch.Tensor) -> torch.Tensor:
         """Raw network maps (..., 4, S, S) -> (..., 4, 2) crop px via a spatial softmax and the soft-argmax.
 
-        The softmax's normaliser cancels in the centre of mass, so only exp(beta * (raw - max)) and its row and
-        column sums are formed (the same result as softmax then expectation, a third of the work)."""
+        The softmax's normaliser cancels in the centre of mass, so only exp(beta * (raw - max)) is formed (the same
+        result as softmax then expectation, less work)."""
         logits = self.beta * raw
-        weights = torch.exp(logits - logits.flatten(-2).amax(dim=-1)[..., None, None])
-        return self._centre(weights.sum(dim=-2), weights.sum(dim=-1))
-
-    def _centre(self, columns: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
-        """(..., S) column and row sums of the weights -> (..., 2) centre of mass (x, y)."""
-        grid = torch.arange(self.size, dtype=columns.dtype, device=columns.device)
-        total = columns.sum(dim=-1).clamp(min=1e-12)
-        return torch.stack([(columns * grid).sum(dim=-1) / total, (rows * grid).sum(dim=-1) / total], dim=-1)
+        return self.expectation(torch.exp(logits - logits.flatten(-2).amax(dim=-1)[..., None, None]))
 
 
 def make_codec(head: str, size: int, beta: float = 1.0):

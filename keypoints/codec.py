@@ -24,18 +24,22 @@ class RegressionCodec:
 
 
 class HeatmapCodec:
-    """Corners <-> 4 Gaussian heatmaps (S x S); decoding is the soft-argmax (the heatmap's centre of mass).
+    """Corners <-> 4 Gaussian heatmaps (S/stride x S/stride); decoding is the soft-argmax (the heatmap's centre of mass).
 
-    A network's raw maps are first turned into weights with a spatial softmax (``beta`` sharpens it).
+    A network's raw maps are first turned into weights with a spatial softmax (``beta`` sharpens it). With
+    ``stride`` 2 each map cell covers 2 x 2 crop pixels and stands at their centre (cell i at crop px 2 i + 0.5), so
+    corners stay in crop px of the S x S crop and a mirrored map mirrors them about (S - 1) / 2 as at stride 1.
     """
 
-    def __init__(self, size: int, sigma: float = 2.0, beta: float = 1.0):
-        self.size, self.sigma, self.beta = size, sigma, beta
-        self.grid = torch.arange(size, dtype=torch.float32)
+    def __init__(self, size: int, sigma: float = 2.0, beta: float = 1.0, stride: int = 1):
+        if size % stride:
+            raise ValueError(f"crop side {size} is not a multiple of the heatmap stride {stride}")
+        self.size, self.sigma, self.beta, self.stride = size, sigma, beta, stride
+        self.grid = torch.arange(size // stride, dtype=torch.float32) * stride + (stride - 1) / 2
         self.ys, self.xs = torch.meshgrid(self.grid, self.grid, indexing="ij")
 
     def encode(self, corners: torch.Tensor) -> torch.Tensor:
-        """(..., 4, 2) crop px -> (..., 4, S, S) Gaussian heatmaps, peak 1."""
+        """(..., 4, 2) crop px -> (..., 4, S/stride, S/stride) Gaussian heatmaps (sigma in crop px), peak 1."""
         x = corners[..., 0, None, None]
         y = corners[..., 1, None, None]
         return torch.exp(-((self.xs.to(corners) - x) ** 2 + (self.ys.to(corners) - y) ** 2) / (2 * self.sigma**2))
@@ -47,7 +51,7 @@ class HeatmapCodec:
         return torch.stack([(columns * grid).sum(dim=-1) / total, (rows * grid).sum(dim=-1) / total], dim=-1)
 
     def decode(self, raw: torch.Tensor) -> torch.Tensor:
-        """Raw network maps (..., 4, S, S) -> (..., 4, 2) crop px via a spatial softmax and the soft-argmax.
+        """Raw network maps (..., 4, S/stride, S/stride) -> (..., 4, 2) crop px via a spatial softmax and the soft-argmax.
 
         The softmax's normaliser cancels in the centre of mass, so only exp(beta * (raw - max)) is formed (the same
         result as softmax then expectation, less work)."""
@@ -55,5 +59,5 @@ class HeatmapCodec:
         return self.expectation(torch.exp(logits - logits.flatten(-2).amax(dim=-1)[..., None, None]))
 
 
-def make_codec(head: str, size: int, beta: float = 1.0):
-    return RegressionCodec(size) if head == "regression" else HeatmapCodec(size, beta=beta)
+def make_codec(head: str, size: int, beta: float = 1.0, stride: int = 1):
+    return RegressionCodec(size) if head == "regression" else HeatmapCodec(size, beta=beta, stride=stride)

@@ -30,15 +30,20 @@ class CropConfig:
 @dataclass(frozen=True)
 class ModelConfig:
     """head: 'regression' (pooled features -> 8 numbers) or 'heatmap' (4 maps, soft-argmax).
-    mask_channel: feed the segmenter's mask of the centre vertebra as a second input channel."""
+    mask_channel: feed the segmenter's mask of the centre vertebra as a second input channel.
+    heatmap_stride: 1, maps at the crop's side; 2, at half of it (the U-Net's last, full-resolution decoder block
+    left out: a third less work per crop)."""
 
     head: Literal["regression", "heatmap"] = "heatmap"
     encoder: str = "tu-tf_efficientnet_lite0"
     pretrained: Literal["none", "efficientnet_lite0"] = "efficientnet_lite0"
     mask_channel: bool = False
     heatmap_beta: float = 1.0
+    heatmap_stride: Literal[1, 2] = 1
 
     def validate(self) -> None:
+        if self.heatmap_stride != 1 and self.head != "heatmap":
+            raise ConfigError("model.heatmap_stride applies to the heatmap head only")
         if self.pretrained == "efficientnet_lite0" and self.encoder != "tu-tf_efficientnet_lite0":
             raise ConfigError("model.pretrained=efficientnet_lite0 needs model.encoder=tu-tf_efficientnet_lite0")
 

@@ -32,7 +32,10 @@ class CornerRegressor(nn.Module):
 
 
 class CornerHeatmaps(nn.Module):
-    """forward(x (B, C, S, S) normalised) -> (B, 4, S, S) raw heatmap logits (decode with HeatmapCodec)."""
+    """forward(x (B, C, S, S) normalised) -> (B, 4, S/stride, S/stride) raw heatmap logits (decode with HeatmapCodec).
+
+    At ``heatmap_stride`` 2 the decoder stops one block early (at half the crop's side, 16 channels as the last
+    block gives): the layers it keeps are the stride-1 network's, so a stride-1 head's weights start it."""
 
     def __init__(self, cfg: ModelConfig, in_channels: int):
         super().__init__()
@@ -40,6 +43,8 @@ class CornerHeatmaps(nn.Module):
 
         self.net = smp.Unet(encoder_name=cfg.encoder, encoder_weights=None, in_channels=in_channels, classes=4,
                             decoder_channels=(128, 64, 32, 16, 16))
+        if cfg.heatmap_stride == 2:
+            self.net.decoder.blocks = self.net.decoder.blocks[:-1]
 
     @property
     def encoder(self) -> nn.Module:

@@ -60,7 +60,7 @@ class CornerModel:
         cfg = configlib.load(KeypointsConfig, folder / "config.yaml")
         network = build_model(cfg.model, pretrained=False)
         network.load_state_dict(load_state(folder))
-        codec = make_codec(cfg.model.head, cfg.crop.size, cfg.model.heatmap_beta)
+        codec = make_codec(cfg.model.head, cfg.crop.size, cfg.model.heatmap_beta, cfg.model.heatmap_stride)
         return cls(network.eval().to(device), codec, cfg.crop.size, cfg.crop.margin, cfg.model.mask_channel, device,
                    cfg.predict.flip, cfg.predict.refine, cfg.predict.chain, cfg.predict.runtime, int8=load_int8(folder))
 

@@ -44,7 +44,7 @@ class KeypointModule(L.LightningModule):
         super().__init__()
         self.cfg = cfg
         self.model = build_model(cfg.model)
-        self.codec = make_codec(cfg.model.head, cfg.crop.size, cfg.model.heatmap_beta)
+        self.codec = make_codec(cfg.model.head, cfg.crop.size, cfg.model.heatmap_beta, cfg.model.heatmap_stride)
 
     def corners(self, images: torch.Tensor, masks: torch.Tensor | None) -> torch.Tensor:
         """(B, 4, 2) crop px."""
@@ -82,6 +82,7 @@ def meta_for(cfg: KeypointsConfig, described: dict) -> dict:
                   "intensity": "grey in [0, 1] mapped to [-1, 1]; mask channel {0, 1} mapped to [-1, 1]",
                   "crop": "square window around the vertebra box, side = longer box side x (1 + 2 margin)"},
         "output": "regression: 8 numbers in [-1, 1] of the crop; heatmap: 4 maps, soft-argmax",
+        "heatmap_stride": cfg.model.heatmap_stride if cfg.model.head == "heatmap" else None,
         "trained_on": described,
     }
 

@@ -50,6 +50,44 @@ def test_heatmap_decode_is_the_softmax_centre_of_mass():
         assert torch.allclose(codec.decode(raw), expected, atol=1e-3)
 
 
+def test_heatmap_codec_at_stride_2_answers_in_crop_px():
+    """Maps at half the crop's side: a cell stands at the centre of its 2 x 2 crop pixels, round trips stay in crop
+    px, and a mirrored map decodes to the mirrored corners (x -> S - 1 - x), as the test-time flip assumes."""
+    codec = HeatmapCodec(128, sigma=2.0, stride=2)
+    maps = codec.encode(CORNERS)
+    assert maps.shape == (1, 4, 64, 64)
+    assert torch.allclose(codec.expectation(maps), CORNERS, atol=0.02)
+    raw = torch.full((1, 4, 64, 64), -50.0)
+    raw[0, 0, 10, 7] = 50.0  # row 10, column 7: crop px (14.5, 20.5)
+    assert torch.allclose(codec.decode(raw)[0, 0], torch.tensor([14.5, 20.5]), atol=1e-3)
+    reference = codec.decode(codec.encode(CORNERS) * 30)
+    mirrored = codec.decode(codec.encode(CORNERS).flip(-1) * 30)
+    assert torch.allclose(mirrored[..., 0], 127 - reference[..., 0], atol=1e-3)
+    assert torch.allclose(mirrored[..., 1], reference[..., 1], atol=1e-3)
+    with pytest.raises(ValueError, match="multiple"):
+        HeatmapCodec(127, stride=2)
+
+
+def test_stride_2_head_gives_half_side_maps_and_starts_from_a_stride_1_head(tmp_path):
+    from keypoints.model import build_model
+    from keypoints.train import KeypointModule
+    from pipeline.lib.modelfolder import load_state, save_model_folder
+    from pipeline.lib.training import start_from
+
+    cfg = configlib.build(KeypointsConfig, {"crop": {"size": 64}, "model": {"pretrained": "none"}})
+    half = configlib.build(KeypointsConfig, {"crop": {"size": 64}, "model": {"pretrained": "none", "heatmap_stride": 2}})
+    folder = save_model_folder(tmp_path / "kp", build_model(cfg.model, pretrained=False).state_dict(), cfg, {"stage": "keypoints"})
+    module = KeypointModule(half)
+    assert module.model(torch.zeros(2, 1, 64, 64)).shape == (2, 4, 32, 32)
+    assert module.codec.decode(torch.zeros(2, 4, 32, 32)).shape == (2, 4, 2)
+    with pytest.warns(UserWarning, match="left out: net.decoder.blocks.4"):
+        start_from(module, folder)
+    saved = load_state(folder)
+    assert all(torch.equal(value, saved[key]) for key, value in module.model.state_dict().items())
+    with pytest.raises(configlib.ConfigError, match="heatmap head only"):
+        configlib.build(KeypointsConfig, {"model": {"head": "regression", "heatmap_stride": 2}})
+
+
 class _Identity(torch.nn.Module):
     """A 'trained' regressor that always answers fixed crop-relative corners."""
 

@@ -70,12 +70,22 @@ def fit(module: L.LightningModule, data: L.LightningDataModule, t, run_dir: Path
 
 
 def start_from(module: L.LightningModule, folder: str | Path) -> None:
-    """Load a model folder's weights into ``module.model`` (every key must match: same stage, same architecture)."""
+    """Load a model folder's weights into ``module.model``: every layer of the network must be in the folder with
+    its shape (same stage, same architecture, or one the folder's network holds, e.g. a heatmap head stopping a
+    decoder block early); layers only the folder has are left out, with a warning naming them."""
+    import warnings
+
     from pipeline.lib.modelfolder import load_state
     from pipeline.lib.paths import REPO_ROOT
 
     folder = Path(folder) if Path(folder).is_absolute() or Path(folder).exists() else REPO_ROOT / folder
-    module.model.load_state_dict(load_state(folder))
+    state = load_state(folder)
+    own = module.model.state_dict()
+    extra = sorted(set(state) - set(own))
+    if extra:
+        warnings.warn(f"{folder}: {len(extra)} weights the network does not have are left out: "
+                      f"{', '.join(sorted({k.rsplit('.', 2)[0] for k in extra}))}", stacklevel=2)
+    module.model.load_state_dict({k: v for k, v in state.items() if k in own})
 
 
 def best_state(path: Path, prefix: str = "model.") -> dict:

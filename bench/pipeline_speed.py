@@ -9,7 +9,8 @@ falls on all alike): 'torch', 'onnx' or 'int8' (the runtime of the crop networks
 'int8': the crop networks' int8 twins written by ``python -m pipeline.quantize``, the identifier on float ONNX), '+flip'
 (test-time flip of the corners), '+segflip' (of the segmenter), '+noframe' (the found boxes not re-drawn by the
 model set's framer; the framer keeps its own flip setting); 'set': the model set's own settings (the default
-without --arms).
+without --arms). 'ARM@DIR' runs ARM on the model set in DIR instead of --models' (two sets compared in one run, e.g.
+``--arms set set@/tmp/other_set``).
 """
 
 from __future__ import annotations
@@ -98,6 +99,11 @@ def arm_models(models: ModelSet, arm: str) -> ModelSet:
     return replace(models, corners=corners, segmenter=segmenter, levels=levels, framer=framer)
 
 
+def other_set(models: ModelSet, arm: str, device: str) -> ModelSet:
+    """The model set an arm runs on: ``models``, or for 'ARM@DIR' the set in DIR."""
+    return ModelSet.load(arm.split("@", 1)[1], device) if "@" in arm else models
+
+
 def summarise(rows: list[dict]) -> dict:
     keys = ("detect", "priors", "levels", "reframe", "segment", "corners", "measure", "total")
     return {
@@ -123,7 +129,8 @@ def main() -> int:
     start = time.perf_counter()
     models = ModelSet.load(args.models, args.device)
     load_s = time.perf_counter() - start
-    arms = {arm: arm_models(models, arm) for arm in args.arms} if args.arms else {"model set": models}
+    arms = {arm: arm_models(other_set(models, arm, args.device), arm.split("@")[0]) for arm in args.arms} \
+        if args.arms else {"model set": models}
     images = films(args)
     rows: dict[str, list[dict]] = {arm: [] for arm in arms}
     for arm_set in arms.values():

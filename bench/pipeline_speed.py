@@ -99,11 +99,6 @@ def arm_models(models: ModelSet, arm: str) -> ModelSet:
     return replace(models, corners=corners, segmenter=segmenter, levels=levels, framer=framer)
 
 
-def other_set(models: ModelSet, arm: str, device: str) -> ModelSet:
-    """The model set an arm runs on: ``models``, or for 'ARM@DIR' the set in DIR."""
-    return ModelSet.load(arm.split("@", 1)[1], device) if "@" in arm else models
-
-
 def summarise(rows: list[dict]) -> dict:
     keys = ("detect", "priors", "levels", "reframe", "segment", "corners", "measure", "total")
     return {
@@ -129,8 +124,10 @@ def main() -> int:
     start = time.perf_counter()
     models = ModelSet.load(args.models, args.device)
     load_s = time.perf_counter() - start
-    arms = {arm: arm_models(other_set(models, arm, args.device), arm.split("@")[0]) for arm in args.arms} \
-        if args.arms else {"model set": models}
+    arms = {} if args.arms else {"model set": models}
+    for arm in args.arms or []:
+        settings, _, folder = arm.partition("@")  # 'ARM@DIR': the arm's settings on the set in DIR
+        arms[arm] = arm_models(ModelSet.load(folder, args.device) if folder else models, settings)
     images = films(args)
     rows: dict[str, list[dict]] = {arm: [] for arm in arms}
     for arm_set in arms.values():

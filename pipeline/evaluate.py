@@ -27,6 +27,7 @@ from pipeline.lib.datasets.annotation import Annotation
 from pipeline.lib.files import atomic_write_json, atomic_write_text
 from pipeline.lib.geometry import Spine
 from pipeline.lib.measures import cmae, measure_spine, smape
+from pipeline.lib.measures.aasce import smape_per_film
 from pipeline.lib.radiograph import read_radiograph
 from pipeline.models import ModelSet
 
@@ -68,7 +69,7 @@ def cobb_figures(models: ModelSet, films: Sequence[Annotation], cascade: CachedC
     organisers' angles (or the protocol on the true corners). Oracle: the true boxes, corners predicted."""
     from keypoints.evaluate import reference_angles
 
-    clinical, aasce_pred, aasce_true = [], [], []
+    clinical, aasce_pred, aasce_true, per_film = [], [], [], {}
     for ann in films:
         truth = measure_spine(ann.spine)[0].get("cobb") or []
         if not truth or not all(v.corners is not None for v in ann.spine.vertebrae):
@@ -83,12 +84,14 @@ def cobb_figures(models: ModelSet, films: Sequence[Annotation], cascade: CachedC
                                      pixels.shape[0])[0]
         found = measured.get("cobb") or [{"angle_deg": 0.0}]
         clinical.append(abs(found[0]["angle_deg"] - truth[0]["angle_deg"]))
+        per_film[ann.name] = {"major_curve_error_deg": clinical[-1]}
         reference = reference_angles(ann, pixels.shape[0], organisers)
         if reference is not None:
             aasce_pred.append(measured.get("aasce_cobb_deg") or [0.0, 0.0, 0.0])
             aasce_true.append(reference)
+            per_film[ann.name]["aasce_smape"] = float(smape_per_film(aasce_pred[-1], reference)[0])
     out = {"films": len(clinical), "major_curve_mae_deg": float(np.mean(clinical)) if clinical else None,
-           "major_curve_median_deg": float(np.median(clinical)) if clinical else None}
+           "major_curve_median_deg": float(np.median(clinical)) if clinical else None, "per_film": per_film}
     if aasce_pred:
         out["aasce"] = {"films": len(aasce_pred), "smape": smape(aasce_pred, aasce_true), "mae_deg": cmae(aasce_pred, aasce_true)}
     return out

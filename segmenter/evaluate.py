@@ -82,17 +82,19 @@ def _summary(rows: list[dict], total: int) -> dict:
 def evaluate_segmenter(segmenter, films: Sequence[Annotation], find_spine=None) -> dict:
     """Dice/IoU over every truth vertebra; ``find_spine(pixels) -> Spine`` supplies detector boxes (else truth boxes).
     With detector boxes, a vertebra the detector missed or misnamed scores Dice 0."""
-    rows, total = [], 0
+    rows, total, per_film = [], 0, {}
     for ann in films:
         pixels = read_radiograph(ann.image).pixels
         found = find_spine(pixels).vertebrae if find_spine is not None else None
         pairs = _pairs(ann, found)
-        total += sum(1 for v in ann.spine.vertebrae if target_outline(v) is not None)
+        expected = sum(1 for v in ann.spine.vertebrae if target_outline(v) is not None)
         outlines = segmenter.outlines(pixels, [box for _, box in pairs])
         occluder = _occluder(ann)
-        rows += [vertebra_scores(pred, target_outline(v), occluder) for (v, _), pred in zip(pairs, outlines)]
-    rows += [{"dice": 0.0, "iou": 0.0}] * (total - len(rows))
-    return _summary(rows, total)
+        film = [vertebra_scores(pred, target_outline(v), occluder) for (v, _), pred in zip(pairs, outlines)]
+        film += [{"dice": 0.0, "iou": 0.0}] * (expected - len(film))
+        per_film[ann.name] = {"dice_mean": float(np.mean([r["dice"] for r in film])) if film else None, "vertebrae": expected}
+        rows, total = rows + film, total + expected
+    return {**_summary(rows, total), "per_film": per_film}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -87,6 +87,17 @@ def test_shipped_model_segments_and_places_corners_on_phantoms(tmp_path):
     assert report["detection"]["after_priors"]["recall@0.5"] >= 0.9
     assert report["segmentation"]["oracle"]["dice_mean"] > 0.9 and report["segmentation"]["cascade"]["dice_mean"] > 0.85
     assert report["corners"]["oracle"]["corners"]["mean_px"] < 4.0 and report["corners"]["cascade"]["corners"]["mean_px"] < 6.0
+    for section in (report["segmentation"]["cascade"], report["corners"]["cascade"], report["cobb_measured"]["oracle"]):
+        assert len(section["per_film"]) == 2
+    corners = report["corners"]["cascade"]["per_film"].values()
+    mean = sum(r["mean_px"] * r["corners"] for r in corners) / sum(r["corners"] for r in corners)
+    assert mean == pytest.approx(report["corners"]["cascade"]["corners"]["mean_px"])  # the rows add up to the figure
+    from pipeline.compare_reports import main as compare_main
+
+    out = tmp_path / "same.json"
+    assert compare_main([str(tmp_path / "report.json"), str(tmp_path / "report.json"), "--out", str(out), "--resamples", "99"]) == 0
+    rows = {r["figure"]: r for r in json.loads(out.read_text())["figures"]}
+    assert rows["corners, detector's boxes: mean px"]["difference"] == 0 and rows["Dice, true boxes"]["films"] == 2
 
 
 @pytest.mark.skipif(not (DEFAULT_MODELS / "meta.json").exists(), reason="no shipped model in models/default")

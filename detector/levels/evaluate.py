@@ -67,7 +67,7 @@ def summarise(rows: list[dict], expected: Sequence[str]) -> dict:
 
 def evaluate_naming(finder, films: Sequence[Annotation]) -> dict:
     """Figures of ``finder`` (a detector.predict.SpineFinder) on ``films``; the expected levels are the view's."""
-    rows = []
+    rows, names = [], []
     expected = finder.priors("AP").expected_levels
     for ann in films:
         view = "LAT" if ann.spine.view == "LAT" else "AP"
@@ -75,7 +75,8 @@ def evaluate_naming(finder, films: Sequence[Annotation]) -> dict:
         age, sex = film_age_sex(ann)  # given to an identifier trained with them (phantoms hold them)
         found, warnings = finder.find(read_radiograph(ann.image).pixels, view, age=age, sex=sex)
         rows.append(film_row(found, reference_spine(ann, expected), expected, warnings))
-    return summarise(rows, expected)
+        names.append(ann.name)
+    return {**summarise(rows, expected), "per_film": dict(zip(names, rows))}
 
 
 def phantom_figures(finder, count: int = 40, phantom_dir: str = "cache/phantoms") -> dict:

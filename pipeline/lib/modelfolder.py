@@ -72,8 +72,18 @@ def read_meta(folder: str | Path) -> dict:
 
 
 def update_meta(folder: str | Path, **changes) -> dict:
-    """Merge ``changes`` into meta.json (e.g. validation figures measured after training)."""
+    """Merge ``changes`` into meta.json (e.g. validation figures measured after training). Per-film rows
+    (``per_film``, anywhere in them) stay in evaluation reports: a model folder keeps the summary figures."""
     meta = read_meta(folder)
-    meta.update(changes)
+    meta.update(without_per_film(changes))
     atomic_write_json(Path(folder) / META, meta)
     return meta
+
+
+def without_per_film(node):
+    """``node`` with every ``per_film`` entry of its dicts left out, at any depth."""
+    if isinstance(node, dict):
+        return {k: without_per_film(v) for k, v in node.items() if k != "per_film"}
+    if isinstance(node, list):
+        return [without_per_film(v) for v in node]
+    return node

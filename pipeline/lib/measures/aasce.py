@@ -89,10 +89,14 @@ def smape(predicted: np.ndarray, truth: np.ndarray) -> float:
 
     predicted, truth: (M, 3) Cobb angles in degrees. A film whose angles are all 0 in both counts as 0 error.
     """
+    return float(smape_per_film(predicted, truth).mean())
+
+
+def smape_per_film(predicted: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """Each film's share of :func:`smape`, %: sum|p - t| / sum(p + t) x 100 (their mean is the SMAPE)."""
     p, t = np.atleast_2d(np.asarray(predicted, float)), np.atleast_2d(np.asarray(truth, float))
     num, den = np.abs(p - t).sum(axis=1), (p + t).sum(axis=1)
-    per_film = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
-    return float(per_film.mean() * 100)
+    return np.divide(num, den, out=np.zeros_like(num), where=den > 0) * 100
 
 
 def cmae(predicted: np.ndarray, truth: np.ndarray) -> float:

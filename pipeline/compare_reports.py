@@ -7,7 +7,8 @@ or two settings). Each figure is compared on the films both reports hold it for,
 (after - before) and its 95 % interval when the films are resampled in pairs (bootstrap, BCa;
 :func:`pipeline.lib.metrics.paired_difference`). Corner errors and Dice are weighted by each film's corners and
 vertebrae, so each side's mean is its report's own figure on the shared films. A difference whose interval holds 0
-is within what these films can tell apart.
+is within what these films can tell apart. A share of films (named right or not) is judged by the films that
+changed each way (exact McNemar test), since a bootstrap interval is too narrow when only a few change.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.lib.files import atomic_write_json
-from pipeline.lib.metrics import paired_difference
+from pipeline.lib.metrics import paired_difference, paired_shares
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class Figure:
     key: str  # the figure in a film's row
     weight: str | None = None  # the row's count it is weighted by (None: each film counts once)
     lower_is_better: bool = True
+    yes_no: bool = False  # a share of films (each film 1 or 0): judged by the films that changed (McNemar)
 
 
 FIGURES = (
@@ -43,8 +45,8 @@ FIGURES = (
     Figure("AASCE SMAPE %, films with all 17 found", ("corners", "cascade"), "aasce_smape"),
     Figure("clinical major-curve error deg, detector's boxes", ("cobb_measured", "cascade"), "major_curve_error_deg"),
     Figure("clinical major-curve error deg, true boxes", ("cobb_measured", "oracle"), "major_curve_error_deg"),
-    Figure("films with all levels right (share)", ("naming",), "all_right", None, False),
-    Figure("films all named right, names alone (share)", ("naming",), "all_named_right", None, False),
+    Figure("films with all levels right (share)", ("naming",), "all_right", None, False, True),
+    Figure("films all named right, names alone (share)", ("naming",), "all_named_right", None, False, True),
 )
 
 
@@ -72,6 +74,8 @@ def compare_figure(before: dict, after: dict, figure: Figure, resamples: int = 9
 
     out = paired_difference(column(a, figure.key), column(b, figure.key), column(a, figure.weight), column(b, figure.weight),
                             resamples)
+    if figure.yes_no:
+        out.update(paired_shares(column(a, figure.key), column(b, figure.key)))
     held = {f for f in a if _value(a[f], figure.key) is not None} ^ {f for f in b if _value(b[f], figure.key) is not None}
     return {"figure": figure.label, **out, "films_in_one_only": len(held), "lower_is_better": figure.lower_is_better}
 
@@ -89,7 +93,9 @@ def _num(x, digits=3) -> str:
 
 
 def verdict(row: dict) -> str:
-    if row["ci95"] is None or row["ci95"][0] <= 0 <= row["ci95"][1]:
+    """'better' or 'worse' where the interval leaves 0 out (a share of films: McNemar p < 0.05), else 'within noise'."""
+    noise = row["p_mcnemar"] >= 0.05 if "p_mcnemar" in row else row["ci95"] is None or row["ci95"][0] <= 0 <= row["ci95"][1]
+    if noise:
         return "within noise"
     better = (row["difference"] < 0) == row["lower_is_better"]
     return "better" if better else "worse"
@@ -100,6 +106,8 @@ def markdown(rows: list[dict], before: str, after: str) -> str:
              "| figure | films | before | after | after - before | 95 % interval | |", "|---|---|---|---|---|---|---|"]
     for r in rows:
         ci = "-" if r["ci95"] is None else f"{_num(r['ci95'][0])} to {_num(r['ci95'][1])}"
+        if "p_mcnemar" in r:
+            ci = f"films better / worse {r['films_better']} / {r['films_worse']}, McNemar p {_num(r['p_mcnemar'], 2)}"
         lines.append(f"| {r['figure']} | {r['films']} | {_num(r['before'])} | {_num(r['after'])} | {_num(r['difference'])} | {ci} | "
                      f"{verdict(r)} |")
     return "\n".join(lines) + "\n"

@@ -9,7 +9,7 @@ import pytest
 
 from pipeline.compare_reports import compare_reports, main, verdict
 from pipeline.lib.measures.aasce import smape, smape_per_film
-from pipeline.lib.metrics import paired_difference
+from pipeline.lib.metrics import paired_difference, paired_shares
 from pipeline.lib.modelfolder import update_meta, without_per_film
 
 
@@ -79,3 +79,16 @@ def test_model_folders_keep_summary_figures_not_per_film_rows(tmp_path):
     meta = update_meta(tmp_path, validation={"dice_mean": 0.9, "per_film": {"a": {}}, "cascade": [{"per_film": {}, "x": 1}]})
     assert meta["validation"] == {"dice_mean": 0.9, "cascade": [{"x": 1}]}
     assert without_per_film({"per_film": 1}) == {}
+
+
+def test_a_share_of_films_is_judged_by_the_films_that_changed():
+    """3 films lost and none gained is not enough (exact p 0.25), though a bootstrap interval would leave 0 out."""
+    before = np.ones(50, bool)
+    after = before.copy()
+    after[:3] = False
+    assert paired_shares(before, after) == {"films_better": 0, "films_worse": 3, "p_mcnemar": pytest.approx(0.25)}
+    after[:8] = False
+    assert paired_shares(before, after)["p_mcnemar"] < 0.01
+    rows = lambda flags: {"data": "d", "naming": {"per_film": {f"f{k}": {"all_right": bool(v)} for k, v in enumerate(flags)}}}  # noqa: E731
+    row = compare_reports(rows(before), rows(np.arange(50) >= 3), resamples=999)[0]
+    assert row["films_worse"] == 3 and verdict(row) == "within noise"

@@ -176,3 +176,15 @@ def paired_difference(before: np.ndarray, after: np.ndarray, weights_before: np.
         ci = stats.bootstrap((b * wb, wb, a * wa, wa), mean_difference, paired=True, vectorized=True, n_resamples=resamples,
                              method="BCa", random_state=np.random.default_rng(seed)).confidence_interval
     return {**out, "ci95": [float(ci.low), float(ci.high)]}
+
+
+def paired_shares(before: np.ndarray, after: np.ndarray) -> dict:
+    """A yes/no figure per film (e.g. all levels named right) on the same films, before and after: the films that
+    changed each way and the exact two-sided McNemar p (binomial on the changed films; ``scipy.stats.binomtest``).
+    A bootstrap interval is too narrow when only a few films change; this is the test for such counts."""
+    from scipy import stats
+
+    b, a = np.asarray(before, bool), np.asarray(after, bool)
+    gained, lost = int((a & ~b).sum()), int((b & ~a).sum())
+    p = stats.binomtest(gained, gained + lost, 0.5).pvalue if gained + lost else 1.0
+    return {"films_better": gained, "films_worse": lost, "p_mcnemar": float(p)}

@@ -65,7 +65,8 @@ def _value(row: dict, key: str):
 def compare_figure(before: dict, after: dict, figure: Figure, resamples: int = 9999) -> dict | None:
     """One figure compared on the films both reports hold it for; None when no film does."""
     a, b = per_film(before, figure.section), per_film(after, figure.section)
-    films = sorted(f for f in set(a) & set(b) if _value(a[f], figure.key) is not None and _value(b[f], figure.key) is not None)
+    held_a, held_b = ({f for f, row in rows.items() if _value(row, figure.key) is not None} for rows in (a, b))
+    films = sorted(held_a & held_b)
     if not films:
         return None
 
@@ -76,8 +77,7 @@ def compare_figure(before: dict, after: dict, figure: Figure, resamples: int = 9
                             resamples)
     if figure.yes_no:
         out.update(paired_shares(column(a, figure.key), column(b, figure.key)))
-    held = {f for f in a if _value(a[f], figure.key) is not None} ^ {f for f in b if _value(b[f], figure.key) is not None}
-    return {"figure": figure.label, **out, "films_in_one_only": len(held), "lower_is_better": figure.lower_is_better}
+    return {"figure": figure.label, **out, "films_in_one_only": len(held_a ^ held_b), "lower_is_better": figure.lower_is_better}
 
 
 def compare_reports(before: dict, after: dict, resamples: int = 9999) -> list[dict]:

@@ -142,7 +142,6 @@ def error_structure(chains: Sequence[tuple[np.ndarray, np.ndarray]]) -> dict:
             "roughness_px_xy": rough}
 
 
-
 def paired_difference(before: np.ndarray, after: np.ndarray, weights_before: np.ndarray | None = None,
                       weights_after: np.ndarray | None = None, resamples: int = 9999, seed: int = 0) -> dict:
     """How ``after`` differs from ``before`` on the same films, and how much of that the choice of films could make.

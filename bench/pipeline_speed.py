@@ -7,9 +7,10 @@ Films: N synthetic AP phantoms at a realistic size (2400 px tall), or, with --re
 Arms compare inference settings in one run, the films taken in turn by every arm (so drift of the machine's speed
 falls on all alike): 'torch', 'onnx' or 'int8' (the runtime of the crop networks and of the level identifier's CNN;
 'int8': the crop networks' int8 twins written by ``python -m pipeline.quantize``, the identifier on float ONNX), '+flip'
-(test-time flip of the corners), '+segflip' (of the segmenter), '+noframe' (the found boxes not re-drawn by the
-model set's framer; the framer keeps its own flip setting); 'set': the model set's own settings (the default
-without --arms). 'ARM@DIR' runs ARM on the model set in DIR instead of --models' (two sets compared in one run, e.g.
+(test-time flip of the corners), '+segflip' (of the segmenter), '+noframe' (the found boxes not re-drawn; the framer
+keeps its own flip setting), '+outline' (the boxes re-drawn from the segmenter's outlines, kept as the masks);
+'set': the model set's own settings (the default without --arms). 'ARM@DIR' runs ARM on the model set in DIR
+instead of --models' (two sets compared in one run, e.g.
 ``--arms set set@/tmp/other_set``).
 """
 
@@ -57,12 +58,13 @@ def time_film(models: ModelSet, pixels: np.ndarray) -> dict:
     spine = snap_inferred(spine, detections, models.options.priors_ap.snap_iou)
     t["levels"] = time.perf_counter() - start
     start = time.perf_counter()
-    if models.framer is not None:
-        spine = reframe(pixels, spine, models.framer)
+    framer = models.finder.framer
+    if framer is not None:
+        spine = reframe(pixels, spine, framer)
     t["reframe"] = time.perf_counter() - start
     boxes = [v.box for v in spine.vertebrae]
     start = time.perf_counter()
-    outlines = models.segmenter.outlines(pixels, boxes) if boxes else []
+    outlines = models.outlines(pixels, spine) if boxes else []
     t["segment"] = time.perf_counter() - start
     start = time.perf_counter()
     corners = models.corners.corners(pixels, boxes, outlines) if boxes else []
@@ -85,9 +87,9 @@ def arm_models(models: ModelSet, arm: str) -> ModelSet:
     if arm == "set":
         return models
     tokens = set(arm.split("+"))
-    unknown = tokens - {"torch", "onnx", "int8", "flip", "segflip", "noframe"}
-    if unknown or len(tokens & {"torch", "onnx", "int8"}) != 1:
-        raise SystemExit(f"arm {arm!r}: give one of torch/onnx/int8, then optionally +flip, +segflip, +noframe")
+    unknown = tokens - {"torch", "onnx", "int8", "flip", "segflip", "noframe", "outline"}
+    if unknown or len(tokens & {"torch", "onnx", "int8"}) != 1 or {"noframe", "outline"} <= tokens:
+        raise SystemExit(f"arm {arm!r}: give one of torch/onnx/int8, then optionally +flip, +segflip, +noframe or +outline")
     runtime = {"torch": "torch", "onnx": "onnx", "int8": "onnx-int8"}[(tokens & {"torch", "onnx", "int8"}).pop()]
     corners = models.corners.with_predict(CornerPredict(flip="flip" in tokens, runtime=runtime)) \
         if hasattr(models.corners, "with_predict") else models.corners
@@ -96,7 +98,9 @@ def arm_models(models: ModelSet, arm: str) -> ModelSet:
     levels = replace(models.levels, runtime=levels_runtime, embed=None) if models.levels is not None else None
     framer = None if "noframe" in tokens or models.framer is None else \
         models.framer.with_predict(CornerPredict(flip=models.framer.flip, runtime=runtime))
-    return replace(models, corners=corners, segmenter=segmenter, levels=levels, framer=framer)
+    reframe = "none" if "noframe" in tokens else "outline" if "outline" in tokens else models.options.reframe
+    return replace(models, corners=corners, segmenter=segmenter, levels=levels, framer=framer,
+                   options=replace(models.options, reframe=reframe))
 
 
 def summarise(rows: list[dict]) -> dict:

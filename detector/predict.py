@@ -188,13 +188,13 @@ class SpineFinder:
     """Film pixels -> the named chain: the detector, the count and ordering priors of the view, then the level
     identifier when there is one (else the priors name the chain by its count); then each inferred vertebra takes
     the box of a weak detection that overlaps it (``priors.snap_iou``); last, with a framer, every box is re-drawn
-    from the framer's corners (:func:`reframe`)."""
+    from the framer's corners or outline (:func:`reframe`)."""
 
     detector: Detector
     priors_ap: PriorsConfig
     priors_lat: PriorsConfig
     levels: object | None = None  # a detector.levels.predict.LevelIdentifier
-    framer: object | None = None  # a pipeline.lib.contracts.Corners: the model set's box-robust keypoint head
+    framer: object | None = None  # re-draws the boxes: a box-robust keypoint head (Corners) or the segmenter (Outlines)
 
     def priors(self, view: str) -> PriorsConfig:
         return self.priors_lat if view == "LAT" else self.priors_ap
@@ -216,16 +216,24 @@ class SpineFinder:
 
 
 def reframe(pixels: np.ndarray, spine: Spine, framer, min_iou: float = 0.3) -> Spine:
-    """``spine`` with each vertebra's box re-drawn as the bounding box of the corners ``framer`` (a box-robust
-    keypoint head, :class:`keypoints.config.FramerConfig`) reads in it; a box is kept where the re-drawn one overlaps
-    it by less than ``min_iou`` (the framer left the vertebra it was given). Names, scores and flags are kept."""
+    """``spine`` with each vertebra's box re-drawn from what ``framer`` reads in it: the bounding box of its corners
+    (a box-robust keypoint head, :class:`keypoints.config.FramerConfig`), or, for a framer that outlines (a
+    segmenter, ``outlines(pixels, boxes)``), of its outline, which the vertebra then keeps as its mask. A box is
+    kept (and no mask given) where the re-drawn one overlaps it by less than ``min_iou`` (the framer left the
+    vertebra it was given). Names, scores and flags are kept."""
     if not len(spine):
         return spine
-    corners = framer.corners(pixels, [v.box for v in spine.vertebrae])
+    boxes = [v.box for v in spine.vertebrae]
+    if hasattr(framer, "outlines"):
+        outlines = framer.outlines(pixels, boxes)
+        drawn = [None if o is None else o.points for o in outlines]
+    else:
+        drawn, outlines = framer.corners(pixels, boxes), [None] * len(boxes)
     out = []
-    for v, c in zip(spine.vertebrae, corners):
-        box = Box.from_points(np.asarray(c))
-        out.append(v.with_(box=box) if box.width > 1 and box.height > 1 and box.iou(v.box) >= min_iou else v)
+    for v, points, outline in zip(spine.vertebrae, drawn, outlines):
+        box = Box.from_points(np.asarray(points)) if points is not None else v.box
+        kept = box.width > 1 and box.height > 1 and box.iou(v.box) >= min_iou
+        out.append(v.with_(box=box, mask=outline) if kept else v)
     return spine.with_(vertebrae=tuple(out))
 
 

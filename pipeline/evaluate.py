@@ -79,7 +79,7 @@ def cobb_figures(models: ModelSet, films: Sequence[Annotation], cascade: CachedC
         measured = {}
         if len(spine) >= 2:
             boxes = [v.box for v in spine.vertebrae]
-            corners = models.corners.corners(pixels, boxes, models.segmenter.outlines(pixels, boxes))
+            corners = models.corners.corners(pixels, boxes, models.outlines(pixels, spine))
             measured = measure_spine(spine.with_(vertebrae=tuple(v.with_(corners=c) for v, c in zip(spine.vertebrae, corners))),
                                      pixels.shape[0])[0]
         found = measured.get("cobb") or [{"angle_deg": 0.0}]

@@ -45,7 +45,7 @@ def infer(film: Radiograph, models: ModelSet, view: str | None = None, anterior:
     if len(spine) == 0:
         return SpineResult(image, spine, {}, tuple(warnings) + ("no spine found in this film: nothing measured",), models.provenance)
     boxes = [v.box for v in spine.vertebrae]
-    outlines = models.segmenter.outlines(film.pixels, boxes)
+    outlines = models.outlines(film.pixels, spine)
     corners = models.corners.corners(film.pixels, boxes, outlines)
     vertebrae = tuple(v.with_(corners=c, mask=o) for v, c, o in zip(spine.vertebrae, corners, outlines))
     spine = spine.with_(vertebrae=vertebrae, anterior=image.anterior)

@@ -6,7 +6,8 @@
     <models>/segmenter/       a segmenter model folder
     <models>/keypoints/       a keypoints model folder (absent when corners come from the mask fit)
     <models>/levels/          a level identifier model folder (absent: the chain is named by its count)
-    <models>/framer/          a keypoints model folder, box-robust, that re-draws the found boxes (absent: they stay)
+    <models>/framer/          a keypoints model folder, box-robust, that re-draws the found boxes (used with
+                              ``reframe: framer``; absent: they stay)
 """
 
 from __future__ import annotations
@@ -14,14 +15,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pipeline.lib import config as configlib
-from pipeline.lib.contracts import Corners, Detects, NamesLevels, Outlines
-from pipeline.lib.geometry import level_range
+from pipeline.lib.contracts import Corners, Detects, NamesLevels, Outlines, outlines_to_fill
+from pipeline.lib.geometry import Polygon, Spine, level_range
 from pipeline.lib.modelfolder import code_version, read_meta
 from pipeline.lib.paths import DEFAULT_MODELS
 from pipeline.lib.priors import PriorsConfig
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 @lru_cache(maxsize=1)
@@ -36,11 +40,15 @@ def _lateral_priors() -> PriorsConfig:
 @dataclass(frozen=True)
 class InferenceOptions:
     """priors_ap / priors_lat: count and ordering priors per view; corners: 'keypoints' (the trained head) or
-    'mask_fit' (quadrilateral fit to the segmenter's outline)."""
+    'mask_fit' (quadrilateral fit to the segmenter's outline); reframe: how the found boxes are re-drawn before
+    the corners are read: 'framer' (the bounding box of the corners the set's ``framer/`` head reads; none without
+    one), 'outline' (the bounding box of the segmenter's outline, which then is the vertebra's mask: no network
+    beyond the segmenter) or 'none'."""
 
     priors_ap: PriorsConfig = field(default_factory=PriorsConfig)
     priors_lat: PriorsConfig = field(default_factory=_lateral_priors)
     corners: Literal["keypoints", "mask_fit"] = "keypoints"
+    reframe: Literal["framer", "outline", "none"] = "framer"
     default_view: Literal["AP", "PA", "LAT"] = "AP"
 
     def priors(self, view: str) -> PriorsConfig:
@@ -84,14 +92,20 @@ class ModelSet:
         """The detector, the view's priors, the level identifier and the framer as one ``find(pixels, view, ...)``."""
         from detector.predict import SpineFinder
 
-        return SpineFinder(self.detector, self.options.priors_ap, self.options.priors_lat, self.levels, self.framer)
+        framer = {"framer": self.framer, "outline": self.segmenter, "none": None}[self.options.reframe]
+        return SpineFinder(self.detector, self.options.priors_ap, self.options.priors_lat, self.levels, framer)
+
+    def outlines(self, pixels: np.ndarray, spine: Spine) -> list[Polygon | None]:
+        """Each vertebra's outline: the mask it carries (drawn when its box was re-drawn from it), else the
+        segmenter's, read in its box."""
+        return outlines_to_fill(self.segmenter, pixels, [v.box for v in spine.vertebrae], [v.mask for v in spine.vertebrae])
 
     @classmethod
     def load(cls, folder: str | Path | None = None, device: str = "cpu") -> "ModelSet":
         """Load every stage once; ``folder`` defaults to the shipped model (models/default). Optional stages
         missing from the folder are left out (no level identifier: the chain is named by its count; no keypoint
-        head, or ``options.corners: mask_fit``: corners from the segmenter's outlines; no framer: the found boxes
-        are not re-drawn)."""
+        head, or ``options.corners: mask_fit``: corners from the segmenter's outlines; no framer: with ``reframe:
+        framer`` the found boxes are not re-drawn; the framer folder is not loaded with any other ``reframe``)."""
         from pipeline.stages import STAGES, load_stage, mask_fit_corners
 
         folder = Path(folder) if folder else DEFAULT_MODELS
@@ -102,7 +116,9 @@ class ModelSet:
             present = (folder / stage.name / "meta.json").exists()
             if not present and not stage.optional:
                 raise FileNotFoundError(f"{folder}: no {stage.name} model folder")
-            if present and not (stage.name == "keypoints" and options.corners == "mask_fit"):
+            unused = (stage.name == "keypoints" and options.corners == "mask_fit") or \
+                (stage.name == "framer" and options.reframe != "framer")
+            if present and not unused:
                 loaded[stage.name] = load_stage(stage.name, folder / stage.name, device)
         return cls(loaded["detector"], loaded["segmenter"], loaded.get("keypoints") or mask_fit_corners(), options, meta,
                    folder, loaded.get("levels"), loaded.get("framer"))

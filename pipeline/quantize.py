@@ -1,6 +1,6 @@
 """Write int8 twins of a model set's crop networks into their model folders and switch those stages to them.
 
-    python -m pipeline.quantize [--models DIR] [--stages segmenter framer] [--films 16] [--check 8]
+    python -m pipeline.quantize [--models DIR] [--stages segmenter keypoints framer] [--films 16] [--check 8]
                                 [--data DIR --format aasce|phantom]
 
 The model set runs on ``--films`` of the films its segmenter trained on (its resolved config's data: the AASCE
@@ -22,12 +22,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from detector.predict import reframe
 from pipeline.lib.metrics import corner_errors, dice_iou
 from pipeline.lib.quantize import CROP_STAGES, quantize, save_int8
 from pipeline.models import ModelSet
 
 log = logging.getLogger(__name__)
-DEFAULT_STAGES = ("segmenter", "framer")  # the keypoint head stays float: int8 moved phantom angles (README)
+DEFAULT_STAGES = ("segmenter", "keypoints", "framer")  # those the set holds; the keypoint head since 2026-11-29 (README)
 
 
 @dataclass
@@ -63,12 +64,12 @@ def record(models: ModelSet, films: list) -> dict[str, list[list[np.ndarray]]]:
             pixels = read_radiograph(film.image).pixels
             spine = models.finder.find(pixels, film.spine.view)[0]
             if not len(spine):  # the set finds nothing here (an untrained detector): the annotated vertebrae
-                spine = film.spine
-                if models.framer is not None and len(spine):
-                    models.framer.corners(pixels, [v.box for v in spine.vertebrae])
+                spine = film.spine.with_(vertebrae=tuple(v.with_(corners=None, mask=None) for v in film.spine.vertebrae))
+                if models.finder.framer is not None and len(spine):
+                    spine = reframe(pixels, spine, models.finder.framer)
             boxes = [v.box for v in spine.vertebrae]
             if boxes:
-                models.corners.corners(pixels, boxes, models.segmenter.outlines(pixels, boxes))
+                models.corners.corners(pixels, boxes, models.outlines(pixels, spine))
             for name in stages:
                 seen[name].append(per_film[name])
     finally:

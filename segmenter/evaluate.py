@@ -17,6 +17,7 @@ from typing import Sequence
 
 import numpy as np
 
+from pipeline.lib.contracts import outlines_to_fill
 from pipeline.lib.cropbank import target_outline
 from pipeline.lib.datasets.annotation import Annotation
 from pipeline.lib.geometry import Box, Polygon, Vertebra
@@ -59,14 +60,15 @@ def _occluder(ann: Annotation) -> np.ndarray | None:
     return np.asarray(Image.open(path)) > 0
 
 
-def _pairs(ann: Annotation, found: Sequence[Vertebra] | None) -> list[tuple[Vertebra, Box]]:
-    """(truth vertebra, box to segment from): the truth box, or the cascade's box at the same place (whatever
-    level name the priors gave it: naming is scored by the detector figures)."""
+def _pairs(ann: Annotation, found: Sequence[Vertebra] | None) -> list[tuple[Vertebra, Box, Polygon | None]]:
+    """(truth vertebra, box to segment from, the outline the pipeline already drew there or None): the truth box,
+    or the cascade's box at the same place (whatever level name the priors gave it: naming is scored by the
+    detector figures), with the mask the cascade's vertebra carries (drawn when its box was re-drawn from it)."""
     truth = [v for v in ann.spine.vertebrae if target_outline(v) is not None]
     if found is None:
-        return [(v, v.box) for v in truth]
+        return [(v, v.box, None) for v in truth]
     pairs = pair_by_overlap(np.array([v.box.as_list() for v in truth]), np.array([v.box.as_list() for v in found]))
-    return [(v, found[pairs[k]].box) for k, v in enumerate(truth) if k in pairs]
+    return [(v, found[pairs[k]].box, found[pairs[k]].mask) for k, v in enumerate(truth) if k in pairs]
 
 
 def _summary(rows: list[dict], total: int) -> dict:
@@ -88,9 +90,9 @@ def evaluate_segmenter(segmenter, films: Sequence[Annotation], find_spine=None) 
         found = find_spine(pixels).vertebrae if find_spine is not None else None
         pairs = _pairs(ann, found)
         expected = sum(1 for v in ann.spine.vertebrae if target_outline(v) is not None)
-        outlines = segmenter.outlines(pixels, [box for _, box in pairs])
+        outlines = outlines_to_fill(segmenter, pixels, [box for _, box, _ in pairs], [drawn for _, _, drawn in pairs])
         occluder = _occluder(ann)
-        film = [vertebra_scores(pred, target_outline(v), occluder) for (v, _), pred in zip(pairs, outlines)]
+        film = [vertebra_scores(pred, target_outline(v), occluder) for (v, _, _), pred in zip(pairs, outlines)]
         film += [{"dice": 0.0, "iou": 0.0}] * (expected - len(film))
         per_film[ann.name] = {"dice_mean": float(np.mean([r["dice"] for r in film])) if film else None, "vertebrae": expected}
         rows, total = rows + film, total + expected

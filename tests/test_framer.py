@@ -1,5 +1,6 @@
-"""The framer: a box-robust keypoint head whose corners re-draw each found vertebra's box (detector.predict.reframe),
-held by a model set as ``framer/`` and loaded as a keypoints model folder."""
+"""The framer re-draws each found vertebra's box (detector.predict.reframe): a box-robust keypoint head's corners
+(held by a model set as ``framer/`` and loaded as a keypoints model folder, ``reframe: framer``), or the segmenter's
+outline, which the vertebra then keeps as its mask (``reframe: outline``)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import numpy as np
 import pytest
 
 from detector.predict import reframe
-from pipeline.lib.geometry import Box, Spine, Vertebra
+from pipeline.lib.geometry import Box, Polygon, Spine, Vertebra
 from pipeline.lib.paths import DEFAULT_MODELS
 from pipeline.stages import BY_NAME, load_stage
 
@@ -25,6 +26,18 @@ class FixedCorners:
             x1, y1, x2, y2 = b.x1 - self.grow, b.y1 + self.shift, b.x2 + self.grow, b.y2 + self.shift
             out.append(np.array([[x1, y1], [x2, y1], [x1, y2], [x2, y2]], float))
         return out
+
+
+class FixedOutlines:
+    """A segmenter whose outline in every box is the box ``shift`` px down (None for boxes starting below ``none_below``)."""
+
+    def __init__(self, shift: float = 0.0, none_below: float = 1e9):
+        self.shift, self.none_below, self.seen = shift, none_below, []
+
+    def outlines(self, pixels, boxes):
+        self.seen.append(list(boxes))
+        return [None if b.y1 >= self.none_below else
+                Polygon(np.array([[b.x1, b.y1], [b.x2, b.y1], [b.x2, b.y2], [b.x1, b.y2]]) + [0, self.shift]) for b in boxes]
 
 
 def chain() -> Spine:
@@ -47,19 +60,57 @@ def test_reframe_of_an_empty_chain_runs_nothing():
     assert len(reframe(np.zeros((10, 10), np.float32), Spine(()), framer)) == 0 and framer.calls == 0
 
 
+def test_reframe_from_outlines_redraws_each_box_and_keeps_the_outline_as_its_mask():
+    segmenter = FixedOutlines(shift=3, none_below=45)
+    spine = reframe(np.zeros((100, 100), np.float32), chain(), segmenter)
+    first, second = spine.vertebrae
+    assert first.box.as_list() == [10, 13, 50, 43] and np.allclose(first.mask.points[0], [10, 13])
+    assert second.box.as_list() == [12, 50, 52, 82] and second.mask is None  # no outline: box kept, no mask
+    assert len(segmenter.seen) == 1
+
+
+def test_a_model_set_reads_outlines_only_where_no_mask_was_drawn():
+    from pipeline.models import InferenceOptions, ModelSet
+
+    segmenter = FixedOutlines(shift=3, none_below=45)
+    models = ModelSet(None, segmenter, None, InferenceOptions(reframe="outline"), {}, DEFAULT_MODELS, framer=FixedCorners())
+    assert models.finder.framer is segmenter
+    spine = reframe(np.zeros((100, 100), np.float32), chain(), models.finder.framer)
+    segmenter.none_below = 1e9  # now it outlines every box
+    outlines = models.outlines(np.zeros((100, 100), np.float32), spine)
+    assert outlines[0] is spine.vertebrae[0].mask and np.allclose(outlines[1].points[0], [12, 53])
+    assert [b.as_list() for b in segmenter.seen[-1]] == [[12, 50, 52, 82]]  # the second call read the unmasked one only
+    framer = FixedCorners()
+    assert ModelSet(None, segmenter, None, InferenceOptions(reframe="none"), {}, DEFAULT_MODELS, framer=framer).finder.framer is None
+    assert ModelSet(None, segmenter, None, InferenceOptions(), {}, DEFAULT_MODELS, framer=framer).finder.framer is framer
+
+
 def test_the_framer_stage_loads_keypoints_folders_only(tmp_path):
     assert BY_NAME["framer"].folder_stage == "keypoints" and BY_NAME["framer"].optional
-    if not (DEFAULT_MODELS / "framer" / "meta.json").exists():
-        pytest.skip("no shipped framer")
-    assert hasattr(load_stage("framer", DEFAULT_MODELS / "framer"), "corners")
+    assert hasattr(load_stage("framer", DEFAULT_MODELS / "keypoints"), "corners")  # any keypoints folder will do
     with pytest.raises(ValueError, match="not a keypoints model folder"):
         load_stage("framer", DEFAULT_MODELS / "levels")
 
 
-def test_the_shipped_set_reframes_its_found_boxes():
-    if not (DEFAULT_MODELS / "framer" / "meta.json").exists():
-        pytest.skip("no shipped framer")
+def test_the_shipped_set_reframes_its_found_boxes_from_the_segmenters_outlines():
     from pipeline.models import ModelSet
 
     models = ModelSet.load()
-    assert models.framer is not None and models.finder.framer is models.framer
+    assert models.options.reframe == "outline" and models.framer is None and models.finder.framer is models.segmenter
+
+
+@pytest.mark.slow
+def test_the_framer_trains_into_a_keypoints_model_folder_a_set_can_use(tmp_path):
+    """train_all trains the framer only for ``reframe: framer``; its training is checked here on its own."""
+    from keypoints.framer import main
+    from pipeline.lib import config as configlib
+    from pipeline.lib.paths import REPO_ROOT
+    from pipeline.train_all import flatten
+
+    tiny = configlib.read_yaml(REPO_ROOT / "configs/profiles/tiny.yaml")["framer"]
+    sets = flatten(tiny) + ["train.epochs=1", "name=framer", f"output={tmp_path}", f"cache={tmp_path / 'crops'}",
+                            f"data.phantom_dir={tmp_path / 'phantoms'}"]
+    assert main(["--config", str(REPO_ROOT / "configs/framer.yaml")] + [a for s in sets for a in ("--set", s)]) == 0
+    framer = load_stage("framer", tmp_path / "framer" / "model")
+    spine = reframe(np.random.default_rng(0).random((384, 256), np.float32), chain(), framer)
+    assert len(spine) == 2 and all(v.box.width > 1 for v in spine.vertebrae)

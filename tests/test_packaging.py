@@ -35,7 +35,7 @@ def test_a_built_wheel_carries_configs_model_and_scripts(tmp_path):
     probe = (
         "import pipeline, pipeline.lib.paths as p; from pipeline.models import ModelSet; m = ModelSet.load(); "
         "print(pipeline.__file__, p.REPO_ROOT, (p.CONFIGS / 'levels.yaml').exists(), type(m.detector).__name__, "
-        "m.provenance['runtimes']['segmenter'], m.provenance['runtimes']['framer'])"
+        "m.provenance['runtimes']['segmenter'], m.provenance['runtimes']['keypoints'])"
     )
     env = {**os.environ, "PYTHONPATH": f"{tmp_path / 'site'}{os.pathsep}{site_packages}"}
     # the system interpreter, so that the checkout's editable install (a .pth of this venv) is not in play

@@ -66,20 +66,20 @@ def test_asking_for_int8_without_a_model_runs_float_onnx_with_a_warning(caplog):
     assert runner(network, "onnx-int8", "cuda", (1, 1, 8, 8)) is network
 
 
-def test_the_shipped_segmenter_and_framer_run_on_current_int8_twins_and_the_keypoint_head_on_float():
+def test_the_shipped_crop_networks_run_on_current_int8_twins():
     models = ModelSet.load()
-    for stage in (models.segmenter, models.framer):
+    for stage in (models.segmenter, models.corners):
         assert stage.runtime == "onnx-int8" and stage.int8 is not None and isinstance(stage.run, OnnxNetwork)
-    assert models.corners.runtime == "onnx" and load_int8(DEFAULT_MODELS / "keypoints") is None
-    assert models.provenance["runtimes"] == {"segmenter": "onnx-int8", "keypoints": "onnx", "framer": "onnx-int8", "levels": "onnx"}
+    assert models.framer is None and models.options.reframe == "outline"  # boxes re-drawn from the int8 segmenter's outlines
+    assert models.provenance["runtimes"] == {"segmenter": "onnx-int8", "keypoints": "onnx-int8", "levels": "onnx"}
 
 
-def test_shipped_int8_boxes_and_masks_agree_with_float_on_a_phantom(ap_phantom):
+def test_shipped_int8_corners_and_masks_agree_with_float_on_a_phantom(ap_phantom):
     boxes = [v.box for v in ap_phantom.spine.vertebrae]
-    framer = CornerModel.load(DEFAULT_MODELS / "framer")
-    assert framer.int8 is not None
-    on_float = framer.with_predict(CornerPredict(flip=False, runtime="onnx")).corners(ap_phantom.image, boxes)
-    on_int8 = framer.with_predict(CornerPredict(flip=False, runtime="onnx-int8")).corners(ap_phantom.image, boxes)
+    head = CornerModel.load(DEFAULT_MODELS / "keypoints")
+    assert head.int8 is not None
+    on_float = head.with_predict(CornerPredict(flip=True, runtime="onnx")).corners(ap_phantom.image, boxes)
+    on_int8 = head.with_predict(CornerPredict(flip=True, runtime="onnx-int8")).corners(ap_phantom.image, boxes)
     gap = np.linalg.norm(np.stack(on_float) - np.stack(on_int8), axis=-1)
     assert 0 < gap.mean() < 1.0 and gap.max() < 5.0  # image px (a found box is off by ~10 px on real films)
     segmenter = Segmenter.load(DEFAULT_MODELS / "segmenter")
@@ -100,11 +100,11 @@ def test_the_quantize_tool_writes_current_twins_from_the_sets_own_crops(tmp_path
         write_phantom(make_phantom(PhantomSpec(view="AP", seed=500 + seed, height_px=768)), films, f"phantom_ap_{seed:05d}", fmt="png")
     models = tmp_path / "set"
     shutil.copytree(DEFAULT_MODELS, models, ignore=shutil.ignore_patterns(INT8))
-    stages = ["segmenter", "keypoints", "framer"]
+    stages = ["segmenter", "keypoints"]
     assert main(["--models", str(models), "--data", str(films), "--format", "phantom", "--films", "2", "--check", "1",
                  "--stages", *stages]) == 0
     loaded = ModelSet.load(models)
-    assert all(s.runtime == "onnx-int8" and s.int8 is not None for s in (loaded.segmenter, loaded.corners, loaded.framer))
+    assert all(s.runtime == "onnx-int8" and s.int8 is not None for s in (loaded.segmenter, loaded.corners))
     for stage in stages:
         assert load_int8(models / stage) is not None
         record = read_meta(models / stage)["int8"]

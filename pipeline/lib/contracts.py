@@ -36,6 +36,15 @@ class Outlines(Protocol):
     def outlines(self, pixels: np.ndarray, boxes: Sequence[Box]) -> list[Polygon | None]: ...
 
 
+def outlines_to_fill(segmenter: Outlines, pixels: np.ndarray, boxes: Sequence[Box],
+                     drawn: Sequence[Polygon | None]) -> list[Polygon | None]:
+    """One outline per box: the one ``drawn`` already (by the segmenter, when the box was re-drawn from it), else
+    the segmenter's read in the box, all those in one call."""
+    missing = [k for k, outline in enumerate(drawn) if outline is None]
+    read = iter(segmenter.outlines(pixels, [boxes[k] for k in missing]) if missing else [])
+    return [outline if outline is not None else next(read) for outline in drawn]
+
+
 @runtime_checkable
 class Corners(Protocol):
     def corners(self, pixels: np.ndarray, boxes: Sequence[Box], outlines: Sequence[Polygon | None] | None = None) -> list[np.ndarray]: ...

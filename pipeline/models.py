@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -41,18 +41,30 @@ def _lateral_priors() -> PriorsConfig:
 class InferenceOptions:
     """priors_ap / priors_lat: count and ordering priors per view; corners: 'keypoints' (the trained head) or
     'mask_fit' (quadrilateral fit to the segmenter's outline); reframe: how the found boxes are re-drawn before
-    the corners are read: 'framer' (the bounding box of the corners the set's ``framer/`` head reads; none without
-    one), 'outline' (the bounding box of the segmenter's outline, which then is the vertebra's mask: no network
-    beyond the segmenter) or 'none'."""
+    the corners are read: 'outline' (the bounding box of the segmenter's outline, which then is the vertebra's
+    mask: no network beyond the segmenter), 'framer' (the bounding box of the corners the set's ``framer/`` head
+    reads; none without one) or 'none'. A set written before the key existed re-draws with its framer
+    (:func:`inference_options`)."""
 
     priors_ap: PriorsConfig = field(default_factory=PriorsConfig)
     priors_lat: PriorsConfig = field(default_factory=_lateral_priors)
     corners: Literal["keypoints", "mask_fit"] = "keypoints"
-    reframe: Literal["framer", "outline", "none"] = "framer"
+    reframe: Literal["framer", "outline", "none"] = "outline"
     default_view: Literal["AP", "PA", "LAT"] = "AP"
 
     def priors(self, view: str) -> PriorsConfig:
         return self.priors_lat if view == "LAT" else self.priors_ap
+
+
+def inference_options(folder: Path) -> InferenceOptions:
+    """The options of the set in ``folder`` (its ``pipeline.yaml``; defaults without one). A set written before
+    ``reframe`` existed (2026-11-29) and holding a ``framer/`` re-draws its boxes with it, as it did then."""
+    path = folder / "pipeline.yaml"
+    options = configlib.load(InferenceOptions, path) if path.exists() else InferenceOptions()
+    written_before = not path.exists() or "reframe" not in (configlib.read_yaml(path) or {})
+    if written_before and (folder / "framer" / "meta.json").exists():
+        options = replace(options, reframe="framer")
+    return options
 
 
 @dataclass
@@ -110,7 +122,7 @@ class ModelSet:
 
         folder = Path(folder) if folder else DEFAULT_MODELS
         meta = read_meta(folder)
-        options = configlib.load(InferenceOptions, folder / "pipeline.yaml") if (folder / "pipeline.yaml").exists() else InferenceOptions()
+        options = inference_options(folder)
         loaded = {}
         for stage in STAGES:
             present = (folder / stage.name / "meta.json").exists()

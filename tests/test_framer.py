@@ -82,7 +82,19 @@ def test_a_model_set_reads_outlines_only_where_no_mask_was_drawn():
     assert [b.as_list() for b in segmenter.seen[-1]] == [[12, 50, 52, 82]]  # the second call read the unmasked one only
     framer = FixedCorners()
     assert ModelSet(None, segmenter, None, InferenceOptions(reframe="none"), {}, DEFAULT_MODELS, framer=framer).finder.framer is None
-    assert ModelSet(None, segmenter, None, InferenceOptions(), {}, DEFAULT_MODELS, framer=framer).finder.framer is framer
+    assert ModelSet(None, segmenter, None, InferenceOptions(reframe="framer"), {}, DEFAULT_MODELS, framer=framer).finder.framer is framer
+
+
+def test_a_set_written_before_reframe_existed_reframes_with_its_framer(tmp_path):
+    from pipeline.models import inference_options
+
+    (tmp_path / "pipeline.yaml").write_text("corners: keypoints\ndefault_view: AP\n")
+    assert inference_options(tmp_path).reframe == "outline"  # no framer: the default
+    (tmp_path / "framer").mkdir()
+    (tmp_path / "framer" / "meta.json").write_text("{}")
+    assert inference_options(tmp_path).reframe == "framer"
+    (tmp_path / "pipeline.yaml").write_text("reframe: none\n")
+    assert inference_options(tmp_path).reframe == "none"  # said in so many words: kept
 
 
 def test_the_framer_stage_loads_keypoints_folders_only(tmp_path):

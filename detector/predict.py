@@ -218,9 +218,9 @@ class SpineFinder:
 def reframe(pixels: np.ndarray, spine: Spine, framer, min_iou: float = 0.3) -> Spine:
     """``spine`` with each vertebra's box re-drawn from what ``framer`` reads in it: the bounding box of its corners
     (a box-robust keypoint head, :class:`keypoints.config.FramerConfig`), or, for a framer that outlines (a
-    segmenter, ``outlines(pixels, boxes)``), of its outline, which the vertebra then keeps as its mask. A box is
-    kept (and no mask given) where the re-drawn one overlaps it by less than ``min_iou`` (the framer left the
-    vertebra it was given). Names, scores and flags are kept."""
+    segmenter, ``outlines(pixels, boxes)``), of its outline, which the vertebra then keeps as its mask (the
+    segmenter's reading in that box). A box is kept where the re-drawn one overlaps it by less than ``min_iou`` (the
+    framer left the vertebra it was given). Names, scores and flags are kept."""
     if not len(spine):
         return spine
     boxes = [v.box for v in spine.vertebrae]
@@ -232,8 +232,8 @@ def reframe(pixels: np.ndarray, spine: Spine, framer, min_iou: float = 0.3) -> S
     out = []
     for v, points, outline in zip(spine.vertebrae, drawn, outlines):
         box = Box.from_points(np.asarray(points)) if points is not None else v.box
-        kept = box.width > 1 and box.height > 1 and box.iou(v.box) >= min_iou
-        out.append(v.with_(box=box, mask=outline) if kept else v)
+        redrawn = box.width > 1 and box.height > 1 and box.iou(v.box) >= min_iou
+        out.append(v.with_(box=box if redrawn else v.box, mask=outline if outline is not None else v.mask))
     return spine.with_(vertebrae=tuple(out))
 
 

@@ -67,6 +67,9 @@ def test_reframe_from_outlines_redraws_each_box_and_keeps_the_outline_as_its_mas
     assert first.box.as_list() == [10, 13, 50, 43] and np.allclose(first.mask.points[0], [10, 13])
     assert second.box.as_list() == [12, 50, 52, 82] and second.mask is None  # no outline: box kept, no mask
     assert len(segmenter.seen) == 1
+    far = reframe(np.zeros((100, 100), np.float32), chain(), FixedOutlines(shift=35))  # the outline left the vertebra
+    assert [v.box.as_list() for v in far.vertebrae] == [v.box.as_list() for v in chain().vertebrae]
+    assert np.allclose(far.vertebrae[0].mask.points[0], [10, 45])  # still the segmenter's reading in that box: kept
 
 
 def test_a_model_set_reads_outlines_only_where_no_mask_was_drawn():

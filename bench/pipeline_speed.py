@@ -98,9 +98,9 @@ def arm_models(models: ModelSet, arm: str) -> ModelSet:
     levels = replace(models.levels, runtime=levels_runtime, embed=None) if models.levels is not None else None
     framer = None if "noframe" in tokens or models.framer is None else \
         models.framer.with_predict(CornerPredict(flip=models.framer.flip, runtime=runtime))
-    reframe = "none" if "noframe" in tokens else "outline" if "outline" in tokens else models.options.reframe
+    framing = "none" if "noframe" in tokens else "outline" if "outline" in tokens else models.options.reframe
     return replace(models, corners=corners, segmenter=segmenter, levels=levels, framer=framer,
-                   options=replace(models.options, reframe=reframe))
+                   options=replace(models.options, reframe=framing))
 
 
 def summarise(rows: list[dict]) -> dict:

@@ -43,7 +43,7 @@ class InferenceOptions:
     'mask_fit' (quadrilateral fit to the segmenter's outline); reframe: how the found boxes are re-drawn before
     the corners are read: 'outline' (the bounding box of the segmenter's outline, which then is the vertebra's
     mask: no network beyond the segmenter), 'framer' (the bounding box of the corners the set's ``framer/`` head
-    reads; none without one) or 'none'. A set written before the key existed re-draws with its framer
+    reads; none without one) or 'none'. A set written before the key existed runs as it did then
     (:func:`inference_options`)."""
 
     priors_ap: PriorsConfig = field(default_factory=PriorsConfig)
@@ -58,13 +58,12 @@ class InferenceOptions:
 
 def inference_options(folder: Path) -> InferenceOptions:
     """The options of the set in ``folder`` (its ``pipeline.yaml``; defaults without one). A set written before
-    ``reframe`` existed (2026-11-29) and holding a ``framer/`` re-draws its boxes with it, as it did then."""
+    ``reframe`` existed (2026-11-29) runs as it did then: its boxes re-drawn by its ``framer/`` if it holds one,
+    else not at all (``reframe: framer``)."""
     path = folder / "pipeline.yaml"
     options = configlib.load(InferenceOptions, path) if path.exists() else InferenceOptions()
     written_before = not path.exists() or "reframe" not in (configlib.read_yaml(path) or {})
-    if written_before and (folder / "framer" / "meta.json").exists():
-        options = replace(options, reframe="framer")
-    return options
+    return replace(options, reframe="framer") if written_before else options
 
 
 @dataclass

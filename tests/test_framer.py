@@ -88,16 +88,17 @@ def test_a_model_set_reads_outlines_only_where_no_mask_was_drawn():
     assert ModelSet(None, segmenter, None, InferenceOptions(reframe="framer"), {}, DEFAULT_MODELS, framer=framer).finder.framer is framer
 
 
-def test_a_set_written_before_reframe_existed_reframes_with_its_framer(tmp_path):
-    from pipeline.models import inference_options
+def test_a_set_written_before_reframe_existed_runs_as_it_did(tmp_path):
+    """Its framer re-draws the boxes where it has one, else nothing does (a framer-less ModelSet re-draws nothing)."""
+    from pipeline.models import InferenceOptions, ModelSet, inference_options
 
+    assert inference_options(tmp_path).reframe == "framer"  # no pipeline.yaml at all
     (tmp_path / "pipeline.yaml").write_text("corners: keypoints\ndefault_view: AP\n")
-    assert inference_options(tmp_path).reframe == "outline"  # no framer: the default
-    (tmp_path / "framer").mkdir()
-    (tmp_path / "framer" / "meta.json").write_text("{}")
     assert inference_options(tmp_path).reframe == "framer"
-    (tmp_path / "pipeline.yaml").write_text("reframe: none\n")
-    assert inference_options(tmp_path).reframe == "none"  # said in so many words: kept
+    assert ModelSet(None, FixedOutlines(), None, inference_options(tmp_path), {}, tmp_path).finder.framer is None
+    (tmp_path / "pipeline.yaml").write_text("reframe: outline\n")
+    assert inference_options(tmp_path).reframe == "outline"  # said in so many words: kept
+    assert InferenceOptions().reframe == "outline"  # what a new set is written with
 
 
 def test_the_framer_stage_loads_keypoints_folders_only(tmp_path):

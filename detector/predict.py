@@ -16,6 +16,7 @@ import torch
 import yaml
 
 from detector.model import build_network, raw_outputs
+from pipeline.lib.contracts import Outlines
 from pipeline.lib.crop import Crop
 from pipeline.lib.geometry import Box, Spine, level_range
 from pipeline.lib.modelfolder import load_state, read_meta
@@ -224,7 +225,7 @@ def reframe(pixels: np.ndarray, spine: Spine, framer, min_iou: float = 0.3) -> S
     if not len(spine):
         return spine
     boxes = [v.box for v in spine.vertebrae]
-    if hasattr(framer, "outlines"):
+    if isinstance(framer, Outlines):
         outlines = framer.outlines(pixels, boxes)
         drawn = [None if o is None else o.points for o in outlines]
     else:

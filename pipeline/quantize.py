@@ -65,8 +65,9 @@ def record(models: ModelSet, films: list) -> dict[str, list[list[np.ndarray]]]:
             spine = models.finder.find(pixels, film.spine.view)[0]
             if not len(spine):  # the set finds nothing here (an untrained detector): the annotated vertebrae
                 spine = film.spine.with_(vertebrae=tuple(v.with_(corners=None, mask=None) for v in film.spine.vertebrae))
-                if models.finder.framer is not None and len(spine):
-                    spine = reframe(pixels, spine, models.finder.framer)
+                framer = models.finder.framer
+                if framer is not None and len(spine):
+                    spine = reframe(pixels, spine, framer)
             boxes = [v.box for v in spine.vertebrae]
             if boxes:
                 models.corners.corners(pixels, boxes, models.outlines(pixels, spine))

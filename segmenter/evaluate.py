@@ -95,7 +95,8 @@ def evaluate_segmenter(segmenter, films: Sequence[Annotation], find_spine=None) 
         film = [vertebra_scores(pred, target_outline(v), occluder) for (v, _, _), pred in zip(pairs, outlines)]
         film += [{"dice": 0.0, "iou": 0.0}] * (expected - len(film))
         per_film[ann.name] = {"dice_mean": float(np.mean([r["dice"] for r in film])) if film else None, "vertebrae": expected}
-        rows, total = rows + film, total + expected
+        rows += film
+        total += expected
     return {**_summary(rows, total), "per_film": per_film}
 
 

@@ -64,6 +64,11 @@ class CornerModel:
         return cls(network.eval().to(device), codec, cfg.crop.size, cfg.crop.margin, cfg.model.mask_channel, device,
                    cfg.predict.flip, cfg.predict.refine, cfg.predict.chain, cfg.predict.runtime, int8=load_int8(folder))
 
+    @property
+    def reads_outlines(self) -> bool:
+        """Whether the head takes the segmenter's outlines (its mask channel); without, they need not be read."""
+        return self.mask_channel
+
     def with_predict(self, predict) -> "CornerModel":
         """The same network with other inference settings (a keypoints PredictConfig)."""
         from dataclasses import replace
@@ -124,6 +129,8 @@ def unflip_corners(corners: torch.Tensor, size: int) -> torch.Tensor:
 
 class MaskFitCorners:
     """Baseline: corners from a quadrilateral fit to each outline, the cranial direction taken from the chain."""
+
+    reads_outlines = True
 
     def corners(self, pixels: np.ndarray, boxes: Sequence[Box], outlines: Sequence[Polygon | None] | None = None) -> list[np.ndarray]:
         if outlines is None:

@@ -23,6 +23,7 @@ from typing import Sequence
 
 import numpy as np
 
+from pipeline.lib.contracts import outlines_to_fill
 from pipeline.lib.datasets.annotation import Annotation
 from pipeline.lib.files import atomic_write_json, atomic_write_text
 from pipeline.lib.geometry import Spine
@@ -48,6 +49,21 @@ def load_films(data: str, fmt: str, split: str, reference: str | None = None) ->
             raise SystemExit("--format challenge needs --reference: the Roboflow export with the challenge boxes")
         return load_challenge(data, reference)
     return {"yolo": load_yolo, "seed": load_seed, "phantom": load_phantom_folder}[fmt](data)
+
+
+def corner_outlines(models: ModelSet, cascade: "CachedCascade | None" = None):
+    """The ``outlines_fn`` of the corner evaluation: what the pipeline gives the keypoint head beside each box.
+    None when the head reads no outline (the shipped heatmap head); else each box's outline as inference gives it:
+    the mask a found vertebra carries (drawn when its box was re-drawn from it), the segmenter's read in the box
+    for the rest and for true boxes."""
+    if not getattr(models.corners, "reads_outlines", True):
+        return None
+
+    def outlines(pixels: np.ndarray, boxes: list) -> list:
+        carried = {v.box: v.mask for v in cascade(pixels).vertebrae} if cascade else {}
+        return outlines_to_fill(models.segmenter, pixels, boxes, [carried.get(b) for b in boxes])
+
+    return outlines
 
 
 class CachedCascade:
@@ -79,7 +95,8 @@ def cobb_figures(models: ModelSet, films: Sequence[Annotation], cascade: CachedC
         measured = {}
         if len(spine) >= 2:
             boxes = [v.box for v in spine.vertebrae]
-            corners = models.corners.corners(pixels, boxes, models.outlines(pixels, spine))
+            read = corner_outlines(models)
+            corners = models.corners.corners(pixels, boxes, models.outlines(pixels, spine) if read else None)
             measured = measure_spine(spine.with_(vertebrae=tuple(v.with_(corners=c) for v, c in zip(spine.vertebrae, corners))),
                                      pixels.shape[0])[0]
         found = measured.get("cobb") or [{"angle_deg": 0.0}]
@@ -111,11 +128,10 @@ def evaluate(models: ModelSet, films: Sequence[Annotation], organisers: dict | N
 
         report["naming"] = evaluate_naming(models.finder, films)
     if has_corners:
-        outlines = models.segmenter.outlines
         report["segmentation"] = {"oracle": evaluate_segmenter(models.segmenter, films),
                                   "cascade": evaluate_segmenter(models.segmenter, films, cascade)}
-        report["corners"] = {"oracle": evaluate_keypoints(models.corners, films, None, outlines, organisers),
-                             "cascade": evaluate_keypoints(models.corners, films, cascade, outlines, organisers)}
+        report["corners"] = {"oracle": evaluate_keypoints(models.corners, films, None, corner_outlines(models), organisers),
+                             "cascade": evaluate_keypoints(models.corners, films, cascade, corner_outlines(models, cascade), organisers)}
         report["cobb_measured"] = {"oracle": cobb_figures(models, films, None, organisers),
                                    "cascade": cobb_figures(models, films, cascade, organisers)}
     return report

@@ -130,3 +130,23 @@ def test_the_framer_trains_into_a_keypoints_model_folder_a_set_can_use(tmp_path)
     framer = load_stage("framer", tmp_path / "framer" / "model")
     spine = reframe(np.random.default_rng(0).random((384, 256), np.float32), chain(), framer)
     assert len(spine) == 2 and all(v.box.width > 1 for v in spine.vertebrae)
+
+
+def test_the_corner_evaluation_gives_a_head_the_outlines_inference_gives_it():
+    from pipeline.evaluate import corner_outlines
+    from pipeline.models import InferenceOptions, ModelSet
+
+    segmenter = FixedOutlines(shift=3, none_below=45)
+    pixels = np.zeros((100, 100), np.float32)
+    found = reframe(pixels, chain(), segmenter)  # the first vertebra carries its outline, the second none
+    segmenter.none_below, segmenter.seen = 1e9, []
+    head = FixedCorners()
+    head.reads_outlines = True
+    models = ModelSet(None, segmenter, head, InferenceOptions(reframe="outline"), {}, DEFAULT_MODELS)
+    read = corner_outlines(models, lambda _: found)(pixels, [v.box for v in found.vertebrae])
+    assert read[0] is found.vertebrae[0].mask and np.allclose(read[1].points[0], [12, 53])
+    assert [b.as_list() for b in segmenter.seen[-1]] == [[12, 50, 52, 82]]  # the carried outline not read again
+    oracle = corner_outlines(models)(pixels, [Box(0, 0, 20, 20)])  # true boxes: the segmenter reads each
+    assert np.allclose(oracle[0].points[0], [0, 3])
+    head.reads_outlines = False  # a head without a mask channel: nothing read for it
+    assert corner_outlines(models, lambda _: found) is None

@@ -4,6 +4,7 @@
     NamesLevels    film pixels, a chain -> the chain named (vertebrae dropped or inserted), warnings, the decode
     Outlines       film pixels, vertebra boxes -> one amodal outline per box (or None)
     Corners        film pixels, vertebra boxes (one chain, cranial first), outlines -> (4, 2) corners per box
+                   (one that ignores the outlines says so by ``reads_outlines = False``: callers may pass None)
 
 Pixels are (H, W) float32 in [0, 1]; every coordinate is original image px, (x, y). The variants that fill a role
 (a crop or whole-film UNet++, a heatmap or regression head, the mask fit, ...) are registered by the tools

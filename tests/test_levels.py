@@ -103,6 +103,32 @@ def chain(levels, top=100.0, pitch=40.0):
                        for k, name in enumerate(levels)))
 
 
+def test_decode_settings_change_the_named_costs_only_and_reject_unknown_keys():
+    from detector.levels.evaluate import decode_settings
+
+    base = DecodeConfig(temperature=0.9)
+    changed = decode_settings(base, ["missing_cost=8", "max_missing=3"])
+    assert changed == DecodeConfig(missing_cost=8.0, max_missing=3, temperature=0.9)
+    assert isinstance(changed.max_missing, int)
+    for bad in (["temperature=2"], ["missing_cost"], ["nonsense=1"]):
+        with pytest.raises(SystemExit):
+            decode_settings(base, bad)
+
+
+def test_calibration_films_are_the_patients_training_set_aside(tmp_path):
+    from types import SimpleNamespace
+
+    from detector.levels.evaluate import calibration_films
+    from detector.levels.train import held_out, split_calibration
+
+    (tmp_path / "config.yaml").write_text("calibration_fraction: 0.3\n")
+    films = [SimpleNamespace(patient=f"p{k}") for k in range(60)]
+    aside = calibration_films(films, tmp_path)
+    assert 5 < len(aside) < 35 and all(held_out(f.patient, 0.3) for f in aside)
+    samples = [SimpleNamespace(patient=f.patient) for f in films]
+    assert [s.patient for s in split_calibration(samples, 0.3)[1]] == [f.patient for f in aside]
+
+
 def test_labels_by_pairing_and_by_anatomy_beyond_the_annotated_run():
     from detector.levels.data import UNKNOWN, member_labels
 

@@ -1,7 +1,8 @@
 """Naming figures of a spine finder (detector, priors and, when it has one, the level identifier) on annotated films.
 
     python -m detector.levels.evaluate [--models LEVELS_DIR | --count-only] [--detector DIR]
-                                       [--on val|challenge|phantoms] [--phantoms N] [--out REPORT.json]
+                                       [--on val|calibration|challenge|phantoms] [--phantoms N]
+                                       [--decode KEY=VALUE ...] [--out REPORT.json]
 
 Per film, the found vertebrae are paired with the true ones by overlap (IoU >= 0.3), so naming is scored apart
 from detection. Figures: films with every expected level found and named right (IoU >= 0.5, as the detector's
@@ -10,6 +11,10 @@ overlap above 0.3), expected levels right, paired vertebrae named right, the *sh
 most common offset found-minus-true level among paired vertebrae: -1 means the whole chain was named one level too
 high, e.g. the true T1 named C7) and, for the identifier, how often a film flagged uncertain is wrong (either
 figure) against an unflagged one (the calibration of the warning).
+
+``--on calibration``: the training films whose patients the identifier held out to pick its epoch and fit its
+temperature (real films it never fitted): the place to choose decode settings, which ``--decode`` changes (the
+lattice's costs, :class:`detector.levels.decode.DecodeConfig`) without training again.
 """
 
 from __future__ import annotations
@@ -18,11 +23,13 @@ import argparse
 import json
 import sys
 from collections import Counter
+from dataclasses import fields, replace
+from pathlib import Path
 from typing import Sequence
 
 from detector.evaluate import naming_correct, reference_spine
 from detector.levels.data import film_age_sex, spine_boxes
-from detector.levels.decode import shift_between
+from detector.levels.decode import DecodeConfig, shift_between
 from pipeline.lib.datasets.annotation import Annotation
 from pipeline.lib.geometry import Spine
 from pipeline.lib.metrics import pair_by_overlap
@@ -87,6 +94,28 @@ def phantom_figures(finder, count: int = 40, phantom_dir: str = "cache/phantoms"
     return {view.lower(): evaluate_naming(finder, [f for f in films if f.spine.view == view]) for view in ("AP", "LAT")}
 
 
+def decode_settings(base: DecodeConfig, settings: Sequence[str]) -> DecodeConfig:
+    """``base`` with KEY=VALUE settings of its fields (the fitted temperature is the network's: not settable)."""
+    types = {f.name: f.type for f in fields(DecodeConfig) if f.name != "temperature"}
+    changes = {}
+    for item in settings:
+        key, _, value = item.partition("=")
+        if key not in types or not value:
+            raise SystemExit(f"--decode {item!r}: expected KEY=VALUE, KEY one of {', '.join(types)}")
+        changes[key] = int(value) if types[key] in (int, "int") else float(value)
+    return replace(base, **changes)
+
+
+def calibration_films(train_films: Sequence[Annotation], levels_folder: str | Path) -> list[Annotation]:
+    """The training films of the patients the identifier in ``levels_folder`` held out for calibration."""
+    from detector.levels.config import LevelsConfig
+    from detector.levels.train import held_out
+    from pipeline.lib import config as configlib
+
+    fraction = configlib.load(LevelsConfig, Path(levels_folder) / "config.yaml").calibration_fraction
+    return [film for film in train_films if held_out(film.patient, fraction)]
+
+
 def main(argv: list[str] | None = None) -> int:
     from pipeline.lib.offline import configure
 
@@ -100,20 +129,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", default=str(DEFAULT_MODELS / "levels"), help="level identifier model folder")
     parser.add_argument("--count-only", action="store_true", help="no identifier: the priors name the chain by its count")
     parser.add_argument("--detector", default=str(DEFAULT_MODELS / "detector"), help="detector model folder")
-    parser.add_argument("--on", default="val", choices=["val", "challenge", "phantoms"],
-                        help="AASCE validation films (patient split), the full-length challenge films, or held-out phantoms")
+    parser.add_argument("--on", default="val", choices=["val", "calibration", "challenge", "phantoms"],
+                        help="AASCE validation films (patient split), the training films the identifier held out "
+                             "(calibration), the full-length challenge films, or held-out phantoms")
     parser.add_argument("--phantoms", type=int, default=40,
                         help="with --on phantoms: how many held-out phantoms (seeds 300000+, views in turn, every fourth "
                              "of each view full-length; default 40)")
+    parser.add_argument("--decode", nargs="+", default=[], metavar="KEY=VALUE",
+                        help="the identifier's decode settings changed, e.g. missing_cost=8 none_cost=2")
     parser.add_argument("--out", help="write the figures to this JSON file")
     args = parser.parse_args(argv)
     data = DataConfig()
     finder = spine_finder(args.detector, levels=None if args.count_only else args.models)
     figures = {"on": args.on, "identifier": None if args.count_only else args.models}
+    if args.decode and finder.levels is not None:
+        finder.levels = finder.levels.with_settings(decode_settings(finder.levels.decode_cfg, args.decode))
+        figures["decode"] = list(args.decode)
     if args.on == "phantoms":
         figures.update(phantom_figures(finder, count=args.phantoms))
     else:
-        films = crop_stage_sets(data)[1] if args.on == "val" else challenge_annotations(data)
+        films = {"val": lambda: crop_stage_sets(data)[1], "challenge": lambda: challenge_annotations(data),
+                 "calibration": lambda: calibration_films(crop_stage_sets(data)[0], args.models)}[args.on]()
         figures.update(evaluate_naming(finder, films))
     print(json.dumps(figures, indent=2))
     if args.out:

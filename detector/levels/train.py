@@ -129,9 +129,14 @@ class ChainDataModule(L.LightningDataModule):
                           num_workers=self.cfg.train.num_workers)
 
 
+def held_out(patient: str, fraction: float) -> bool:
+    """Whether a training patient is set aside for calibration: a fixed hash of its key, ``fraction`` of them."""
+    return zlib.crc32(patient.encode()) % 1000 < fraction * 1000
+
+
 def split_calibration(samples: list[ChainSample], fraction: float) -> tuple[list[ChainSample], list[ChainSample]]:
-    """(fit, calibration) by patient: a fixed hash of the patient key puts ``fraction`` of patients aside."""
-    aside = [zlib.crc32(s.patient.encode()) % 1000 < fraction * 1000 for s in samples]
+    """(fit, calibration) by patient (:func:`held_out`)."""
+    aside = [held_out(s.patient, fraction) for s in samples]
     fit_set, calibration = [s for s, a in zip(samples, aside) if not a], [s for s, a in zip(samples, aside) if a]
     return (fit_set, calibration) if fit_set else (calibration, [])
 

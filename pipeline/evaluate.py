@@ -86,6 +86,7 @@ def cobb_figures(models: ModelSet, films: Sequence[Annotation], cascade: CachedC
     from keypoints.evaluate import reference_angles
 
     clinical, aasce_pred, aasce_true, per_film = [], [], [], {}
+    reads_outlines = getattr(models.corners, "reads_outlines", True)
     for ann in films:
         truth = measure_spine(ann.spine)[0].get("cobb") or []
         if not truth or not all(v.corners is not None for v in ann.spine.vertebrae):
@@ -95,8 +96,7 @@ def cobb_figures(models: ModelSet, films: Sequence[Annotation], cascade: CachedC
         measured = {}
         if len(spine) >= 2:
             boxes = [v.box for v in spine.vertebrae]
-            read = corner_outlines(models)
-            corners = models.corners.corners(pixels, boxes, models.outlines(pixels, spine) if read else None)
+            corners = models.corners.corners(pixels, boxes, models.outlines(pixels, spine) if reads_outlines else None)
             measured = measure_spine(spine.with_(vertebrae=tuple(v.with_(corners=c) for v, c in zip(spine.vertebrae, corners))),
                                      pixels.shape[0])[0]
         found = measured.get("cobb") or [{"angle_deg": 0.0}]

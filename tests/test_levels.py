@@ -110,7 +110,7 @@ def test_decode_settings_change_the_named_costs_only_and_reject_unknown_keys():
     changed = decode_settings(base, ["missing_cost=8", "max_missing=3"])
     assert changed == DecodeConfig(missing_cost=8.0, max_missing=3, temperature=0.9)
     assert isinstance(changed.max_missing, int)
-    for bad in (["temperature=2"], ["missing_cost"], ["nonsense=1"]):
+    for bad in (["temperature=2"], ["missing_cost"], ["nonsense=1"], ["max_missing=2.5"], ["none_cost=high"]):
         with pytest.raises(SystemExit):
             decode_settings(base, bad)
 

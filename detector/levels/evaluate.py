@@ -100,9 +100,12 @@ def decode_settings(base: DecodeConfig, settings: Sequence[str]) -> DecodeConfig
     changes = {}
     for item in settings:
         key, _, value = item.partition("=")
-        if key not in types or not value:
-            raise SystemExit(f"--decode {item!r}: expected KEY=VALUE, KEY one of {', '.join(types)}")
-        changes[key] = int(value) if types[key] in (int, "int") else float(value)
+        try:
+            if key not in types:
+                raise ValueError(key)
+            changes[key] = int(value) if types[key] in (int, "int") else float(value)
+        except ValueError:
+            raise SystemExit(f"--decode {item!r}: expected KEY=VALUE (a number), KEY one of {', '.join(types)}") from None
     return replace(base, **changes)
 
 

@@ -118,8 +118,9 @@ def test_decode_settings_change_the_named_costs_only_and_reject_unknown_keys():
 def test_calibration_films_are_the_patients_training_set_aside(tmp_path):
     from types import SimpleNamespace
 
+    from detector.levels.config import held_out
     from detector.levels.evaluate import calibration_films
-    from detector.levels.train import held_out, split_calibration
+    from detector.levels.train import split_calibration
 
     (tmp_path / "config.yaml").write_text("calibration_fraction: 0.3\n")
     films = [SimpleNamespace(patient=f"p{k}") for k in range(60)]

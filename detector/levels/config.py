@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -88,3 +89,9 @@ class LevelsConfig:
     def validate(self) -> None:
         if not 0 < self.calibration_fraction < 0.5:
             raise ConfigError(f"calibration_fraction={self.calibration_fraction} must be in (0, 0.5), e.g. 0.15")
+
+
+def held_out(patient: str, fraction: float) -> bool:
+    """Whether a training patient is set aside for calibration (``LevelsConfig.calibration_fraction``): a fixed hash
+    of its key, ``fraction`` of them."""
+    return zlib.crc32(patient.encode()) % 1000 < fraction * 1000

@@ -111,8 +111,7 @@ def decode_settings(base: DecodeConfig, settings: Sequence[str]) -> DecodeConfig
 
 def calibration_films(train_films: Sequence[Annotation], levels_folder: str | Path) -> list[Annotation]:
     """The training films of the patients the identifier in ``levels_folder`` held out for calibration."""
-    from detector.levels.config import LevelsConfig
-    from detector.levels.train import held_out
+    from detector.levels.config import LevelsConfig, held_out
     from pipeline.lib import config as configlib
 
     fraction = configlib.load(LevelsConfig, Path(levels_folder) / "config.yaml").calibration_fraction

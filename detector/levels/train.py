@@ -10,7 +10,6 @@ validation figures come from them after training.
 from __future__ import annotations
 
 import sys
-import zlib
 from pathlib import Path
 
 import lightning as L
@@ -20,7 +19,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
 from detector.levels.cache import cached_chains
-from detector.levels.config import ChainAugmentConfig, LevelsConfig
+from detector.levels.config import ChainAugmentConfig, LevelsConfig, held_out
 from detector.levels.data import UNKNOWN, ChainSample, refeature
 from detector.levels.decode import CLASSES
 from detector.levels.model import build_model, model_input
@@ -127,11 +126,6 @@ class ChainDataModule(L.LightningDataModule):
     def val_dataloader(self) -> DataLoader:
         return DataLoader(ChainDataset(self.calibration), batch_size=self.cfg.train.batch, collate_fn=collate,
                           num_workers=self.cfg.train.num_workers)
-
-
-def held_out(patient: str, fraction: float) -> bool:
-    """Whether a training patient is set aside for calibration: a fixed hash of its key, ``fraction`` of them."""
-    return zlib.crc32(patient.encode()) % 1000 < fraction * 1000
 
 
 def split_calibration(samples: list[ChainSample], fraction: float) -> tuple[list[ChainSample], list[ChainSample]]:

@@ -51,12 +51,18 @@ def load_films(data: str, fmt: str, split: str, reference: str | None = None) ->
     return {"yolo": load_yolo, "seed": load_seed, "phantom": load_phantom_folder}[fmt](data)
 
 
+def head_reads_outlines(models: ModelSet) -> bool:
+    """Whether the set's corner head takes outlines (``reads_outlines``, :mod:`pipeline.lib.contracts`; taken as
+    yes for a head that does not say)."""
+    return getattr(models.corners, "reads_outlines", True)
+
+
 def corner_outlines(models: ModelSet, cascade: "CachedCascade | None" = None):
     """The ``outlines_fn`` of the corner evaluation: what the pipeline gives the keypoint head beside each box.
     None when the head reads no outline (the shipped heatmap head); else each box's outline as inference gives it:
     the mask a found vertebra carries (drawn when its box was re-drawn from it), the segmenter's read in the box
     for the rest and for true boxes."""
-    if not getattr(models.corners, "reads_outlines", True):
+    if not head_reads_outlines(models):
         return None
 
     def outlines(pixels: np.ndarray, boxes: list) -> list:
@@ -86,7 +92,7 @@ def cobb_figures(models: ModelSet, films: Sequence[Annotation], cascade: CachedC
     from keypoints.evaluate import reference_angles
 
     clinical, aasce_pred, aasce_true, per_film = [], [], [], {}
-    reads_outlines = getattr(models.corners, "reads_outlines", True)
+    reads_outlines = head_reads_outlines(models)
     for ann in films:
         truth = measure_spine(ann.spine)[0].get("cobb") or []
         if not truth or not all(v.corners is not None for v in ann.spine.vertebrae):

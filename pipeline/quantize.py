@@ -56,18 +56,18 @@ def record(models: ModelSet, films: list) -> dict[str, list[list[np.ndarray]]]:
     stages = stage_models(models)
     seen: dict[str, list[list[np.ndarray]]] = {name: [] for name in stages}
     originals = {name: model.run for name, model in stages.items()}
+    finder = models.finder
     try:
         for film in films:
             per_film = {name: [] for name in stages}
             for name, model in stages.items():
                 model.run = Recorder(originals[name], per_film[name])
             pixels = read_radiograph(film.image).pixels
-            spine = models.finder.find(pixels, film.spine.view)[0]
+            spine = finder.find(pixels, film.spine.view)[0]
             if not len(spine):  # the set finds nothing here (an untrained detector): the annotated vertebrae
                 spine = film.spine.with_(vertebrae=tuple(v.with_(corners=None, mask=None) for v in film.spine.vertebrae))
-                framer = models.finder.framer
-                if framer is not None and len(spine):
-                    spine = reframe(pixels, spine, framer)
+                if finder.framer is not None and len(spine):
+                    spine = reframe(pixels, spine, finder.framer)
             boxes = [v.box for v in spine.vertebrae]
             if boxes:
                 models.corners.corners(pixels, boxes, models.outlines(pixels, spine))

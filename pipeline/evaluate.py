@@ -173,6 +173,9 @@ def markdown(report: dict) -> str:
             + ", ".join(str(naming["shift_histogram"][k]) for k in ("-2", "-1", "0", "1", "2"))
             + " |"
         )
+        if "neither" in naming:
+            tiers = ", ".join(f"{naming[t]['films']} ({naming[t]['misnamed']})" for t in ("flagged", "disputed", "neither"))
+            lines.append(f"| naming | cascade | films flagged uncertain / disputed by the count / neither (of them misnamed) | {tiers} |")
     for mode in ("oracle", "cascade"):
         seg = report.get("segmentation", {}).get(mode)
         if seg:

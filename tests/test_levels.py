@@ -185,6 +185,27 @@ def test_candidates_beyond_the_ends_are_kept_only_as_expected_levels():
     assert not any("C7" in w for w in warnings)
 
 
+def test_a_sure_naming_the_count_would_give_otherwise_is_disputed():
+    """The identifier names the chain one level lower than its count (the priors' names it arrived with): a
+    disputed warning naming an example; agreeing names, or an uncertain naming (already warned), give none."""
+    from detector.levels.predict import apply_naming, naming_warnings
+    from pipeline.lib.result import levels_disputed, levels_uncertain
+
+    members = chain([None] * 17)
+    extrapolated = np.zeros(17, bool)
+    naming = decode(sequence([*AASCE_LEVELS[1:], "S1"]), CFG, level_range("T1", "S1"), ~extrapolated)
+    spine = apply_naming(members, naming, extrapolated, level_range("T1", "S1"))
+    counted = list(AASCE_LEVELS)
+    warnings = naming_warnings(naming, extrapolated, spine, CFG, counted)
+    assert levels_disputed(warnings) and not levels_uncertain(warnings)
+    assert any("17 of its 17" in w and "T2 as T1" in w for w in warnings)
+    assert not levels_disputed(naming_warnings(naming, extrapolated, spine, CFG, [*AASCE_LEVELS[1:], "S1"]))
+    assert not levels_disputed(naming_warnings(naming, extrapolated, spine, CFG))  # nothing counted: nothing to dispute
+    unsure = decode(np.full((17, len(CLASSES)), np.log(1 / len(CLASSES))), CFG, AASCE_LEVELS, ~extrapolated)
+    flat = naming_warnings(unsure, extrapolated, apply_naming(members, unsure, extrapolated, AASCE_LEVELS), CFG, ["C1"] * 17)
+    assert levels_uncertain(flat) and not levels_disputed(flat)
+
+
 def test_level_p_survives_the_json_round_trip():
     from pipeline.lib.result import vertebra_from_dict, vertebra_to_dict
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from detector.levels.evaluate import film_row, summarise
 from pipeline.lib.geometry import AASCE_LEVELS, STANDARD_LEVELS, Box, Spine, Vertebra
-from pipeline.lib.result import LEVELS_UNCERTAIN
+from pipeline.lib.result import LEVELS_DISPUTED, LEVELS_UNCERTAIN
 
 
 def truth() -> Spine:
@@ -38,6 +38,18 @@ def test_the_flag_is_scored_against_either_figure():
     assert figures["shift_histogram"]["1"] == 1 and figures["shift_histogram"]["0"] == 1
 
 
+def test_unflagged_films_split_into_disputed_and_neither():
+    good = film_row(truth(), truth(), AASCE_LEVELS, [])
+    disputed_wrong = film_row(renamed(truth(), -1), truth(), AASCE_LEVELS, [f"{LEVELS_DISPUTED}: the count differs"])
+    disputed_right = film_row(truth(), truth(), AASCE_LEVELS, [f"{LEVELS_DISPUTED}: the count differs"])
+    uncertain = film_row(renamed(truth(), 1), truth(), AASCE_LEVELS, [f"{LEVELS_UNCERTAIN}: close call"])
+    figures = summarise([good, disputed_wrong, disputed_right, uncertain], AASCE_LEVELS)
+    assert figures["flagged"] == {"films": 1, "wrong": 1, "misnamed": 1}
+    assert figures["unflagged"] == {"films": 3, "wrong": 1, "misnamed": 1}
+    assert figures["disputed"] == {"films": 2, "wrong": 1, "misnamed": 1}
+    assert figures["neither"] == {"films": 1, "wrong": 0, "misnamed": 0}
+
+
 def test_a_phantoms_age_and_sex_reach_the_finder(tmp_path):
     """An identifier trained with age and sex is measured with them (the phantoms' records hold them)."""
     from detector.levels.evaluate import evaluate_naming
@@ -59,3 +71,15 @@ def test_a_phantoms_age_and_sex_reach_the_finder(tmp_path):
 
     evaluate_naming(Finder(), load_phantom_folder(tmp_path))
     assert calls == [("AP", 14.0, "M")]
+
+
+def test_the_overlay_legend_tells_uncertain_from_disputed_names():
+    from pipeline.lib.overlay import _legend_lines
+    from pipeline.lib.result import ImageInfo, SpineResult
+
+    def legend(*warnings):
+        return [text for text, _ in _legend_lines(SpineResult(ImageInfo("x.png", 10, 10), truth(), {}, warnings))]
+
+    assert legend(f"{LEVELS_UNCERTAIN}: close call")[0].startswith("LEVEL NAMES UNCERTAIN")
+    assert legend(f"{LEVELS_DISPUTED}: counted otherwise")[0].startswith("Level names differ from the count")
+    assert not any("Level" in line or "LEVEL" in line for line in legend())

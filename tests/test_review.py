@@ -224,3 +224,18 @@ def test_doctor_drags_a_corner_sees_the_cobb_change_and_saves(client, tmp_path):
     assert abs(saved["measurements"]["cobb"][0]["angle_deg"] - float(after.rstrip("\u00b0"))) < 0.06
     if os.environ.get("REVIEW_SCREENSHOT"):  # how docs/review_example.png is made
         shutil.copy(tmp_path / "review.png", os.environ["REVIEW_SCREENSHOT"])
+
+
+def test_the_list_tells_uncertain_from_disputed_names(client):
+    """A film whose names the identifier was unsure of, and one whose names only the count disputes, are listed
+    apart (the page shows each its own badge)."""
+    from pipeline.lib.result import LEVELS_DISPUTED, LEVELS_UNCERTAIN, read_result, write_result
+
+    c, folder = client
+    for stem, warning in (("first", f"{LEVELS_UNCERTAIN}: close call"), ("second", f"{LEVELS_DISPUTED}: counted otherwise")):
+        result = read_result(folder / f"{stem}.json")
+        write_result(result.with_(warnings=(*result.warnings, warning)), folder / f"{stem}.json")
+    films = {f["stem"]: f for f in c.get("/api/films", **auth()).json()}
+    assert films["first"]["levels_uncertain"] and not films["first"]["levels_disputed"]
+    assert films["second"]["levels_disputed"] and not films["second"]["levels_uncertain"]
+    assert 'badge("b-disputed"' in c.get(f"/?token={TOKEN}").text

@@ -10,7 +10,8 @@ figures count them), films with every expected level paired and named right (nam
 overlap above 0.3), expected levels right, paired vertebrae named right, the *shift* histogram (per film, the
 most common offset found-minus-true level among paired vertebrae: -1 means the whole chain was named one level too
 high, e.g. the true T1 named C7) and, for the identifier, how often a film flagged uncertain is wrong (either
-figure) against an unflagged one (the calibration of the warning).
+figure) against an unflagged one (the calibration of the warning); the unflagged films are split again into those
+whose names the chain's count disputes (a second, weaker warning) and those with neither warning.
 
 ``--on calibration``: the training films whose patients the identifier held out to pick its epoch and fit its
 temperature (real films it never fitted): the place to choose decode settings, which ``--decode`` changes (the
@@ -34,7 +35,7 @@ from pipeline.lib.datasets.annotation import Annotation
 from pipeline.lib.geometry import Spine
 from pipeline.lib.metrics import pair_by_overlap
 from pipeline.lib.radiograph import read_radiograph
-from pipeline.lib.result import levels_uncertain
+from pipeline.lib.result import levels_disputed, levels_uncertain
 
 
 def film_row(found: Spine, truth: Spine, expected: Sequence[str], warnings: Sequence[str]) -> dict:
@@ -48,7 +49,7 @@ def film_row(found: Spine, truth: Spine, expected: Sequence[str], warnings: Sequ
             "paired": len(pairs), "paired_right": sum(a == b for a, b in zip(true_names, found_names) if a),
             "all_named_right": None if named is None else all(name in right for name in expected),
             "shift": shift_between(true_names, found_names),
-            "flagged": levels_uncertain(warnings)}
+            "flagged": levels_uncertain(warnings), "disputed": levels_disputed(warnings)}
 
 
 def summarise(rows: list[dict], expected: Sequence[str]) -> dict:
@@ -58,6 +59,8 @@ def summarise(rows: list[dict], expected: Sequence[str]) -> dict:
     shifts = Counter("none" if r["shift"] is None else str(max(-3, min(3, r["shift"]))) for r in named)
     flagged = [r for r in named if r["flagged"]]
     unflagged = [r for r in named if not r["flagged"]]
+    disputed = [r for r in unflagged if r["disputed"]]
+    neither = [r for r in unflagged if not r["disputed"]]
     return {
         "films": len(rows), "films_named": len(named),
         "films_all_levels_correct": sum(r["all_right"] for r in named) / len(named),
@@ -65,11 +68,17 @@ def summarise(rows: list[dict], expected: Sequence[str]) -> dict:
         "vertebrae_named_right": sum(r["paired_right"] for r in named) / max(1, sum(r["paired"] for r in named)),
         "shift_histogram": {k: shifts.get(k, 0) for k in ("-3", "-2", "-1", "0", "1", "2", "3", "none")},
         "films_all_named_right": sum(r["all_named_right"] for r in named) / len(named),
-        "flagged": {"films": len(flagged), "wrong": sum(not r["all_right"] for r in flagged),
-                    "misnamed": sum(not r["all_named_right"] for r in flagged)},
-        "unflagged": {"films": len(unflagged), "wrong": sum(not r["all_right"] for r in unflagged),
-                      "misnamed": sum(not r["all_named_right"] for r in unflagged)},
+        "flagged": _tier(flagged),
+        "unflagged": _tier(unflagged),
+        "disputed": _tier(disputed),
+        "neither": _tier(neither),
     }
+
+
+def _tier(rows: list[dict]) -> dict:
+    """How many films a warning tier holds, and how many of them are wrong (IoU 0.5) or misnamed (names alone)."""
+    return {"films": len(rows), "wrong": sum(not r["all_right"] for r in rows),
+            "misnamed": sum(not r["all_named_right"] for r in rows)}
 
 
 def evaluate_naming(finder, films: Sequence[Annotation]) -> dict:

@@ -4,14 +4,15 @@ Members decoded as no vertebra are dropped; a level the decode skips between two
 detector missed) is inserted between them, its box interpolated and marked ``inferred``. Each vertebra carries
 its most likely levels with their probabilities (``level_p``); the warnings say what was inserted, dropped or
 named unusually (T13, L6), and when the naming is uncertain (the runner-up naming, usually the chain shifted by
-one, scores within ``decode.uncertain_margin`` of the best).
+one, scores within ``decode.uncertain_margin`` of the best), or, where it is not, when the chain's count alone
+(the priors' names, which the chain arrives with) would name some of its vertebrae otherwise (*disputed*).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -24,7 +25,7 @@ from pipeline.lib import config as configlib
 from pipeline.lib.geometry import STANDARD_LEVELS, Box, Spine, Vertebra
 from pipeline.lib.modelfolder import load_state, read_meta
 from pipeline.lib.onnxrun import Runtime, runner
-from pipeline.lib.result import LEVELS_UNCERTAIN
+from pipeline.lib.result import LEVELS_DISPUTED, LEVELS_UNCERTAIN
 
 
 @dataclass
@@ -81,7 +82,8 @@ class LevelIdentifier:
         extended, extrapolated = extend_chain(chain, pixels.shape[0], self.crop.extend)
         naming = decode(self.log_probs(pixels, extended, extrapolated, age, sex), self.decode_cfg, expected, ~extrapolated)
         spine = apply_naming(extended, naming, extrapolated, expected)
-        return spine, naming_warnings(naming, extrapolated, spine, self.decode_cfg), naming
+        counted = [v.level for v in extended.vertebrae]
+        return spine, naming_warnings(naming, extrapolated, spine, self.decode_cfg, counted), naming
 
 
 def _top_levels(posterior: np.ndarray, k: int = 3) -> tuple[tuple[str, float], ...]:
@@ -116,13 +118,17 @@ def apply_naming(chain: Spine, naming: Naming, extrapolated: np.ndarray | None =
     return chain.with_(vertebrae=tuple(out))
 
 
-def naming_warnings(naming: Naming, extrapolated: np.ndarray, spine: Spine, cfg: DecodeConfig) -> list[str]:
-    """What the naming did that a reader should know: uncertain, members dropped, vertebrae added, T13/L6."""
+def naming_warnings(naming: Naming, extrapolated: np.ndarray, spine: Spine, cfg: DecodeConfig,
+                    counted: Sequence[str | None] = ()) -> list[str]:
+    """What the naming did that a reader should know: uncertain (else disputed by the chain's ``counted`` names,
+    one per member, when given), members dropped, vertebrae added, T13/L6."""
     warnings = []
     if naming.uncertain(cfg):
         warnings.append(f"{LEVELS_UNCERTAIN}: the best naming ({_span(naming.labels)}) beats the next, "
                         f"{describe_runner_up(naming)}, by only {naming.margin:.1f} (threshold {cfg.uncertain_margin:.1f}); "
                         "check the levels on the film")
+    elif (dispute := count_dispute(naming.labels, counted, extrapolated)) is not None:
+        warnings.append(dispute)
     dropped = sum(label is None for label, extra in zip(naming.labels, extrapolated) if not extra)
     if dropped:
         warnings.append(f"{dropped} chain member(s) judged not to be vertebrae and dropped")
@@ -137,6 +143,19 @@ def naming_warnings(naming: Naming, extrapolated: np.ndarray, spine: Spine, cfg:
         warnings.append(f"{extra} named: {'a thirteenth thoracic' if extra == 'T13' else 'a sixth lumbar'} vertebra "
                         "(transitional anatomy); check the count on the film")
     return warnings
+
+
+def count_dispute(labels: Sequence[str | None], counted: Sequence[str | None], extrapolated: np.ndarray) -> str | None:
+    """The disputed warning when a detected member's decoded name differs from the name the chain's count gave it
+    (members the decode dropped, candidates beyond the ends and members the count left unnamed are not compared);
+    None when they agree or nothing was counted."""
+    pairs = [(a, b) for a, b, extra in zip(labels, counted, extrapolated) if a and b and not extra]
+    differ = [(a, b) for a, b in pairs if a != b]
+    if not differ:
+        return None
+    named, count = differ[0]
+    return (f"{LEVELS_DISPUTED}: counted from the chain alone, {len(differ)} of its {len(pairs)} vertebrae would be "
+            f"named otherwise (the identifier's {named} as {count}); check the levels on the film")
 
 
 def _span(labels) -> str:

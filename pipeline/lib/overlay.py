@@ -13,7 +13,7 @@ import numpy as np
 from pipeline.lib.files import atomic_write_png
 from pipeline.lib.geometry import IL, IR, SL, SR
 from pipeline.lib.radiograph import Radiograph
-from pipeline.lib.result import SpineResult, levels_uncertain
+from pipeline.lib.result import SpineResult, levels_disputed, levels_uncertain
 
 MAX_SIDE = 2400
 CORNER_COLOURS = {SL: (255, 80, 80), SR: (80, 160, 255), IL: (255, 200, 0), IR: (160, 80, 255)}
@@ -70,6 +70,8 @@ def _legend_lines(result: SpineResult) -> list[tuple[str, tuple[int, int, int]]]
     m, white, lines = result.measurements, (235, 235, 235), []
     if levels_uncertain(result.warnings):
         lines.append(("LEVEL NAMES UNCERTAIN: check them", UNSURE))
+    elif levels_disputed(result.warnings):
+        lines.append(("Level names differ from the count: check them", UNSURE))
     for rank, curve in enumerate(m.get("cobb") or []):
         lines.append((f"{'Major ' if rank == 0 else ''}Cobb {curve['angle_deg']:.1f} deg {curve['upper']}-{curve['lower']} "
                       f"(apex {curve['apex']}, {curve['region']})", CURVE if rank == 0 else white))

@@ -30,8 +30,17 @@ SCHEMA = "spine-geometry/1"
 LEVELS_UNCERTAIN = "level names uncertain"  # how the warning of an uncertain naming begins (the overlay marks the film)
 
 
+# how the warning begins when the identifier is sure but names the chain otherwise than its count alone would (a
+# weaker hint than uncertain: the review page and the overlay show it)
+LEVELS_DISPUTED = "level names disputed"
+
+
 def levels_uncertain(warnings) -> bool:
     return any(str(w).startswith(LEVELS_UNCERTAIN) for w in warnings)
+
+
+def levels_disputed(warnings) -> bool:
+    return any(str(w).startswith(LEVELS_DISPUTED) for w in warnings)
 
 
 @dataclass(frozen=True)

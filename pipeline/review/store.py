@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.lib.files import atomic_write_json
-from pipeline.lib.result import SCHEMA, ResultError, SpineResult, from_dict, levels_uncertain, read_result, to_dict
+from pipeline.lib.result import SCHEMA, ResultError, SpineResult, from_dict, levels_disputed, levels_uncertain, read_result, to_dict
 from pipeline.measure import measure_result
 
 AUTO = ".auto.json"
@@ -80,7 +80,8 @@ class ResultsFolder:
                 "view": result.image.view, "vertebrae": len(result.spine), "warnings": list(result.warnings),
                 "cobb_major_deg": major["angle_deg"] if major else None,
                 "cobb_major_levels": f"{major['upper']}-{major['lower']}" if major else "",
-                "corrected": (self.folder / f"{stem}{AUTO}").exists(), "levels_uncertain": levels_uncertain(result.warnings)}
+                "corrected": (self.folder / f"{stem}{AUTO}").exists(), "levels_uncertain": levels_uncertain(result.warnings),
+                "levels_disputed": levels_disputed(result.warnings)}
 
     def _known(self, stem: str) -> dict:
         for entry in self.listing():

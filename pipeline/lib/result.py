@@ -28,11 +28,7 @@ from pipeline.lib.geometry import Box, Polygon, Spine, Vertebra
 
 SCHEMA = "spine-geometry/1"
 LEVELS_UNCERTAIN = "level names uncertain"  # how the warning of an uncertain naming begins (the overlay marks the film)
-
-
-# how the warning begins when the identifier is sure but names the chain otherwise than its count alone would (a
-# weaker hint than uncertain: the review page and the overlay show it)
-LEVELS_DISPUTED = "level names disputed"
+LEVELS_DISPUTED = "level names disputed"  # the identifier sure, but naming the chain otherwise than its count (weaker)
 
 
 def levels_uncertain(warnings) -> bool:

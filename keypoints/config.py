@@ -85,7 +85,7 @@ class FramerConfig(KeypointsConfig):
     """The *framer*: a keypoint head trained box-robust (80 % of crops framed by a box moved as the detector's boxes
     err) whose corners only re-draw each found vertebra's box before the segmenter and the keypoint head read it
     (:class:`detector.predict.SpineFinder`). It reads less precisely than the head trained on true boxes but leans
-    less on the box (README: re-framing), so its corners' bounding box frames the vertebra better than a
+    less on the box (docs/RESULTS.md: re-framing), so its corners' bounding box frames the vertebra better than a
     detector box that is off."""
 
     name: str = "framer"

@@ -28,7 +28,7 @@ from pipeline.lib.quantize import CROP_STAGES, quantize, save_int8
 from pipeline.models import ModelSet
 
 log = logging.getLogger(__name__)
-DEFAULT_STAGES = ("segmenter", "keypoints", "framer")  # those the set holds; the keypoint head since 2026-11-29 (README)
+DEFAULT_STAGES = ("segmenter", "keypoints", "framer")  # those the set holds; the keypoint head since 2026-11-29 (docs/RESULTS.md)
 
 
 @dataclass

@@ -19,7 +19,7 @@ from detector.model import build_network, raw_outputs
 from pipeline.lib.contracts import Outlines
 from pipeline.lib.crop import Crop
 from pipeline.lib.geometry import Box, Spine, level_range
-from pipeline.lib.modelfolder import load_state, read_meta
+from pipeline.lib.modelfolder import load_weights, read_meta
 from pipeline.lib.priors import Detection, PriorsConfig, apply_priors, snap_inferred
 
 PAD_VALUE = 114 / 255  # ultralytics' letterbox grey
@@ -109,7 +109,7 @@ class Detector:
             raise ValueError(f"{folder}: not a detector model folder (stage {meta.get('stage')!r})")
         model_yaml = yaml.safe_load((folder / "model.yaml").read_text())
         network = build_network(model_yaml, nc=len(meta["classes"]))
-        network.load_state_dict(load_state(folder))
+        load_weights(network, folder)
         network.eval().to(device)
         from detector.config import PredictConfig
         from pipeline.lib.config import build

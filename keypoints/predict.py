@@ -22,7 +22,7 @@ from pipeline.lib.consistency import consistent_corners
 from pipeline.lib.crop import Crop
 from pipeline.lib.geometry import FLIP_CORNERS, Box, Polygon
 from pipeline.lib.masks import fit_quadrilateral, spine_axes
-from pipeline.lib.modelfolder import load_state, read_meta
+from pipeline.lib.modelfolder import load_weights, read_meta
 from pipeline.lib.onnxrun import Runtime, runner
 from pipeline.lib.quantize import load_int8
 
@@ -59,7 +59,7 @@ class CornerModel:
             raise ValueError(f"{folder}: not a keypoints model folder (stage {meta.get('stage')!r})")
         cfg = configlib.load(KeypointsConfig, folder / "config.yaml")
         network = build_model(cfg.model, pretrained=False)
-        network.load_state_dict(load_state(folder))
+        load_weights(network, folder)
         codec = make_codec(cfg.model.head, cfg.crop.size, cfg.model.heatmap_beta, cfg.model.heatmap_stride)
         return cls(network.eval().to(device), codec, cfg.crop.size, cfg.crop.margin, cfg.model.mask_channel, device,
                    cfg.predict.flip, cfg.predict.refine, cfg.predict.chain, cfg.predict.runtime, int8=load_int8(folder))

@@ -9,7 +9,10 @@ each input gets its own stem (:mod:`pipeline.lib.inputs`). A file that cannot be
 gets a one-line error in the log and in summary.csv; the others go on; the exit
 status is 1 when any film failed, 2 for a problem with the run itself (nothing to
 process, --out, --models, --device: one line, no traceback), 130 on Ctrl-C.
-Outputs are written atomically.
+Outputs are written atomically; a result and its summary row land together. A run into a folder that already holds
+results (:mod:`pipeline.lib.runfolder`) skips films measured there by the same model set (``--again``: measure
+them), never replaces a result a reader corrected (``--overwrite-reviewed``: measure, keeping it beside), and
+refuses a film whose stem holds another film's result.
 """
 
 from __future__ import annotations
@@ -18,95 +21,80 @@ import argparse
 import logging
 import os
 import sys
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from pipeline.lib.inputs import NothingToDo, expand_inputs, output_stems, printable
+from pipeline.lib import runfolder
+from pipeline.lib.files import file_sha256, uninterrupted
+from pipeline.lib.inputs import Inputs, NothingToDo, output_stems, printable, scan_inputs
 from pipeline.lib.measures import MeasureOptions
 from pipeline.lib.radiograph import Radiograph, RadiographError, read_radiograph
-from pipeline.lib.result import ImageInfo, SpineResult, write_result
-from pipeline.lib.summary import FolderBusy, Summary, one_line
+from pipeline.lib.result import ImageInfo, SpineResult, read_result, write_result
+from pipeline.lib.summary import FIELDS as SUMMARY_FIELDS
+from pipeline.lib.summary import FolderBusy, Summary, one_line, other_row, result_row
 from pipeline.measure import measure_result
 from pipeline.models import ModelSet
 
 log = logging.getLogger("pipeline.infer")
-SUMMARY_FIELDS = ("file", "stem", "status", "error", "view", "vertebrae", "inferred", "units", "cobb_major_deg", "cobb_major_levels",
-                  "aasce_cobb_deg", "lumbar_lordosis_deg", "thoracic_kyphosis_deg", "sacral_slope_deg", "warnings")
+NOTES = ("view not given", "detection(s) off the spine's chain dropped")  # what a reader need not act on
+
+
+def is_note(message: str) -> bool:
+    return message.startswith(NOTES[0]) or NOTES[1] in message
 
 
 def infer(film: Radiograph, models: ModelSet, view: str | None = None, anterior: str | None = None) -> SpineResult:
     """One film -> its spine geometry and measurements (the pure core: no files written)."""
     given = view or film.view
     view = (given or models.options.default_view).upper()
-    warnings = [] if given else [f"view not given: assumed {view}"]
+    messages = ([] if given else [f"view not given: assumed {view}"]) + list(film.warnings)
     spine, found = models.finder.find(film.pixels, "LAT" if view == "LAT" else view, film.spacing_mm, film.age, film.sex)
-    warnings += found
+    messages += found
+    if film.spacing_source == "ImagerPixelSpacing":
+        messages.append("spacing from ImagerPixelSpacing: lengths are at the detector plane (magnified)")
+    warnings, notes = tuple(m for m in messages if not is_note(m)), tuple(m for m in messages if is_note(m))
     image = ImageInfo.from_radiograph(film, view=view, anterior=anterior if view == "LAT" else None)
     if len(spine) == 0:
-        return SpineResult(image, spine, {}, tuple(warnings) + ("no spine found in this film: nothing measured",), models.provenance)
+        return SpineResult(image, spine, {}, warnings + ("no spine found in this film: nothing measured",), models.provenance, notes)
     boxes = [v.box for v in spine.vertebrae]
     outlines = models.outlines(film.pixels, spine)
     corners = models.corners.corners(film.pixels, boxes, outlines)
     vertebrae = tuple(v.with_(corners=c, mask=o) for v, c, o in zip(spine.vertebrae, corners, outlines))
     spine = spine.with_(vertebrae=vertebrae, anterior=image.anterior)
-    if film.spacing_source == "ImagerPixelSpacing":
-        warnings.append("spacing from ImagerPixelSpacing: lengths are at the detector plane (magnified)")
-    return measure_result(SpineResult(image, spine, {}, tuple(warnings), models.provenance), MeasureOptions())
+    return measure_result(SpineResult(image, spine, {}, warnings, models.provenance, notes), MeasureOptions())
 
 
 def anonymised(result: SpineResult) -> SpineResult:
     """The result without what identifies the patient: the path reduced to the file name, age rounded down to
-    whole years, no sex."""
+    whole years, no sex, no patient key."""
     image = result.image
     age = None if image.age is None else float(int(image.age))
-    return result.with_(image=replace(image, path=Path(image.path).name, age=age, sex=None))
+    return result.with_(image=replace(image, path=Path(image.path).name, age=age, sex=None, patient_key=None))
 
 
-def summary_row(path: Path, result: SpineResult | None, error: str | None, anonymise: bool = False, stem: str = "") -> dict:
-    file = printable(Path(path).name if anonymise else path)
-    if result is None:
-        return {"file": file, "stem": stem, "status": "error", "error": one_line(error)}
-    m = result.measurements
-    major = (m.get("cobb") or [None])[0]
-    return {
-        "file": file,
-        "stem": stem,
-        "status": "ok",
-        "error": "",
-        "view": result.image.view,
-        "vertebrae": len(result.spine),
-        "inferred": sum(v.inferred for v in result.spine.vertebrae),
-        "units": m.get("units"),
-        "cobb_major_deg": f"{major['angle_deg']:.1f}" if major else "",
-        "cobb_major_levels": f"{major['upper']}-{major['lower']}" if major else "",
-        "aasce_cobb_deg": " ".join(f"{a:.1f}" for a in m.get("aasce_cobb_deg") or []),
-        **{
-            k: (f"{m[k]:.1f}" if m.get(k) is not None else "") for k in ("lumbar_lordosis_deg", "thoracic_kyphosis_deg", "sacral_slope_deg")
-        },
-        "warnings": " | ".join(result.warnings),
-    }
+@dataclass(frozen=True)
+class RunOptions:
+    """How a batch measures: view and anterior side as given (None: from the film); anonymise: outputs without what
+    identifies the patient; dicom_out: where DICOM outputs go; again: measure films already measured by this model
+    set; overwrite_reviewed: measure films whose result a reader corrected, keeping that result beside."""
+
+    view: str | None = None
+    anterior: str | None = None
+    anonymise: bool = False
+    dicom_out: Path | None = None
+    again: bool = False
+    overwrite_reviewed: bool = False
+    verbose: bool = False
 
 
-def process(
-    path: Path,
-    stem: str,
-    out: Path,
-    models: ModelSet,
-    view: str | None,
-    anterior: str | None,
-    anonymise: bool = False,
-    dicom_out: Path | None = None,
-) -> SpineResult:
-    from pipeline.lib.overlay import write_overlay
-
+def measure_film(path: Path, stem: str, sha256: str, models: ModelSet, opts: RunOptions) -> tuple[Radiograph, SpineResult]:
+    """Read and measure one film; its DICOM outputs written when asked for (nothing else is written)."""
     film = read_radiograph(path)
-    result = infer(film, models, view, anterior)
-    if dicom_out is not None:
-        result = with_dicom_outputs(result, path, dicom_out / stem, models)
-    result = anonymised(result) if anonymise else result.with_(image=replace(result.image, path=printable(result.image.path)))
-    write_result(result, out / f"{stem}.json")
-    write_overlay(film, result, out / f"{stem}_overlay.png")
-    return result
+    result = infer(film, models, opts.view, opts.anterior)
+    result = result.with_(image=replace(result.image, sha256=sha256))
+    if opts.dicom_out is not None:
+        result = with_dicom_outputs(result, path, opts.dicom_out / stem, models)
+    return film, anonymised(result) if opts.anonymise else result.with_(image=replace(result.image, path=printable(result.image.path)))
 
 
 def with_dicom_outputs(result: SpineResult, path: Path, folder: Path, models: ModelSet) -> SpineResult:
@@ -124,39 +112,87 @@ def with_dicom_outputs(result: SpineResult, path: Path, folder: Path, models: Mo
     return result
 
 
-def run(
-    paths: list[Path],
-    out: str | Path,
-    models: ModelSet,
-    view: str | None = None,
-    anterior: str | None = None,
-    progress: bool = True,
-    anonymise: bool = False,
-    verbose: bool = False,
-    dicom_out: str | Path | None = None,
-) -> list[dict]:
-    """Process every film of ``paths`` (as :func:`expand_inputs` gives them); returns the summary rows (also
-    appended to out/summary.csv as each film ends). Raises FolderBusy when another run writes into ``out``."""
-    from tqdm import tqdm
+def previous_row(path: Path, stem: str, state: str, document: dict | None, opts: RunOptions) -> dict | None:
+    """The row of a film not to measure because of the result already at its stem (None: measure it)."""
+    if state == "done" and not opts.again:
+        return other_row(path, "skipped", "already measured by this model set (--again measures it again)", stem, opts.anonymise)
+    if state == "reviewed" and not opts.overwrite_reviewed:
+        return other_row(path, "skipped", f"{stem}.json was corrected or verified by a reader: kept (--overwrite-reviewed "
+                         "measures again and keeps it beside)", stem, opts.anonymise)
+    if state == "other film":
+        other = printable(str(((document or {}).get("image") or {}).get("path", "another film")))
+        return other_row(path, "error", f"output name {stem} already holds the result of another film ({other}); measure this "
+                         "film into another --out", stem, opts.anonymise)
+    return None
 
+
+def process(path: Path, stem: str, out: Path, models: ModelSet, opts: RunOptions, summary: Summary) -> dict:
+    """Measure one film into ``out`` unless the result already there says not to; its summary row (also written)."""
+    from pipeline.lib.overlay import write_overlay
+
+    sha256 = file_sha256(path)
+    state, document = runfolder.found(out, stem, sha256, None if opts.anonymise else printable(path), models.digest)
+    row = previous_row(path, stem, state, document, opts)
+    if row is not None:
+        if row["status"] != "skipped" or state != "done":
+            summary.write(row)
+        return row
+    film, result = measure_film(path, stem, sha256, models, opts)
+    row = result_row(path, result, stem, opts.anonymise)
+    with uninterrupted():  # the result, its overlay and its row land together
+        if state == "reviewed":
+            log.info("%s: the reviewed result kept as %s", stem, runfolder.set_aside(out, stem).name)
+        write_result(result, out / f"{stem}.json")
+        write_overlay(film, result, out / f"{stem}_overlay.png")
+        summary.write(row)
+    return row
+
+
+def add_missing_rows(out: Path, summary: Summary) -> None:
+    """A row for every result in ``out`` that summary.csv lacks (a run stopped between the two, results copied in)."""
+    listed = runfolder.stems_in_summary(out)
+    for stem, path in runfolder.results_present(out).items():
+        if stem not in listed:
+            try:
+                result = read_result(path)
+            except (OSError, ValueError):
+                continue
+            summary.write(result_row(result.image.path, result, stem))
+
+
+def run(inputs: Inputs | list[Path], out: str | Path, models: ModelSet, opts: RunOptions = RunOptions(),
+        progress: bool = True) -> list[dict]:
+    """Process every film of ``inputs`` (:func:`scan_inputs`); returns the summary rows, skipped files first (each
+    also appended to out/summary.csv as it ends). Raises FolderBusy when another run writes into ``out``."""
+    from tqdm import tqdm
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    inputs = inputs if isinstance(inputs, Inputs) else Inputs(list(inputs))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    stems, rows = output_stems(paths), []
-    with Summary(out, SUMMARY_FIELDS) as summary:
-        for path in tqdm(paths, desc="films", unit="film", disable=not progress):
-            try:
-                result = process(path, stems[path], out, models, view, anterior, anonymise, Path(dicom_out) if dicom_out else None)
-                row = summary_row(path, result, None, anonymise, stems[path])
-            except RadiographError as exc:
-                log.error("%s", one_line(exc))
-                row = summary_row(path, None, printable(exc), anonymise, stems[path])
-            except Exception as exc:  # one bad film must not stop the batch
-                message = f"{printable(path)}: failed ({type(exc).__name__}: {one_line(exc)})"
-                log.error("%s", message, exc_info=verbose)
-                row = summary_row(path, None, message, anonymise, stems[path])
+    stems = output_stems(inputs.films)
+    with Summary(out, SUMMARY_FIELDS) as summary, logging_redirect_tqdm():
+        add_missing_rows(out, summary)
+        rows = [other_row(path, "skipped", reason, anonymise=opts.anonymise) for path, reason in inputs.skipped]
+        for row in rows:
             summary.write(row)
-            rows.append(row)
+        for path in tqdm(inputs.films, desc="films", unit="film", disable=not progress):
+            rows.append(_one(path, stems[path], out, models, opts, summary))
     return rows
+
+
+def _one(path: Path, stem: str, out: Path, models: ModelSet, opts: RunOptions, summary: Summary) -> dict:
+    try:
+        return process(path, stem, out, models, opts, summary)
+    except RadiographError as exc:
+        log.error("%s", one_line(printable(exc)))
+        row = other_row(path, "error", printable(exc), stem, opts.anonymise)
+    except Exception as exc:  # one bad film must not stop the batch
+        message = f"{printable(path)}: failed ({type(exc).__name__}: {one_line(exc)})"
+        log.error("%s", message, exc_info=opts.verbose)
+        row = other_row(path, "error", message, stem, opts.anonymise)
+    summary.write(row)
+    return row
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -166,7 +202,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "inputs", nargs="*", metavar="INPUT", help="films (DICOM, PNG, JPG, TIFF), folders of films (searched recursively), or globs"
     )
-    parser.add_argument("--out", required=True, help="output folder: <stem>.json, <stem>_overlay.png, summary.csv")
+    parser.add_argument(
+        "--out", required=True,
+        help="output folder: <stem>.json, <stem>_overlay.png, summary.csv; a film already measured there by the same models is skipped",
+    )
     parser.add_argument("--models", help="model set folder (default: the shipped model, models/default)")
     parser.add_argument("--view", choices=["ap", "pa", "lat"], help="film view; default: the DICOM ViewPosition, else AP")
     parser.add_argument(
@@ -183,6 +222,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--anonymise",
         action="store_true",
         help="outputs without identifying data: the input path reduced to the file name, age in whole years, no sex",
+    )
+    parser.add_argument("--again", action="store_true", help="measure films whose result in --out came from the same film and model set")
+    parser.add_argument(
+        "--overwrite-reviewed",
+        action="store_true",
+        help="measure films whose result a reader corrected or verified; the reviewed result is kept beside as <stem>.json.reviewed-TIME",
     )
     parser.add_argument("--verbose", action="store_true", help="log library tracebacks of failed films")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -231,43 +276,59 @@ def load_models(folder: str | None, device: str) -> ModelSet:
         return ModelSet.load(folder, device)
     except UnsafeModelError as exc:
         raise UsageError(f"--models {printable(folder)}: refused, {exc}") from None
-    except (OSError, ValueError, KeyError) as exc:
+    except Exception as exc:  # noqa: BLE001 - whatever a damaged folder raises, the user gets one line
         raise UsageError(f"--models {printable(folder or 'models/default')}: not a usable model set ({one_line(exc)})") from None
 
 
+def options_of(args: argparse.Namespace) -> RunOptions:
+    if args.anonymise and args.dicom_out:
+        raise UsageError("--anonymise with --dicom-out: the DICOM outputs carry the film's patient and study; "
+                         "de-identify the films first, or leave out one of the two")
+    return RunOptions(args.view, args.anterior, args.anonymise, Path(args.dicom_out) if args.dicom_out else None,
+                      args.again, args.overwrite_reviewed, args.verbose)
+
+
+def report(rows: list[dict], out: str) -> int:
+    """Print one line per film measured or failed, then the counts; the exit status (1 when any film failed)."""
+    counts = {status: sum(r["status"] == status for r in rows) for status in ("ok", "no spine", "skipped", "error")}
+    for row in rows:
+        if row["status"] == "ok":
+            print(f"{row['file']}: {row['vertebrae']} vertebrae, major Cobb {row['cobb_major_deg'] or '-'} deg "
+                  f"({row['cobb_major_levels'] or '-'}), AASCE {row['aasce_cobb_deg'] or '-'}")
+        elif row["status"] != "error":
+            print(f"{row['file']}: {row['status']}{': ' + row['error'] if row.get('error') else ''}")
+    print(f"{counts['ok']} film(s) measured, {counts['no spine']} with no spine found, {counts['skipped']} skipped, "
+          f"{counts['error']} failed; results in {printable(out)}")
+    return 1 if counts["error"] else 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    from pipeline.lib import logs
     from pipeline.lib.offline import configure
 
     configure()
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    logs.configure(args.verbose)
     try:
+        opts = options_of(args)
         out = check_out(args.out)
         inputs = list(args.inputs)
         if args.demo:
             from pipeline.demo import make_sample
 
             inputs.append(str(make_sample(out / "sample")))
-        paths = expand_inputs(inputs)  # nothing to do is found before the models load
+        found = scan_inputs(inputs, exclude=[out] + ([args.dicom_out] if args.dicom_out else []))  # before the models load
         models = load_models(args.models, check_device(args.device))
         if args.dicom_out:
             check_out(args.dicom_out)
-        rows = run(paths, out, models, args.view, args.anterior, not args.quiet, args.anonymise, args.verbose, args.dicom_out)
+        rows = run(found, out, models, opts, not args.quiet)
     except (UsageError, NothingToDo, FolderBusy) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"interrupted: the films finished so far are in {printable(args.out)} (summary.csv holds their rows)", file=sys.stderr)
         return 130
-    failed = [r for r in rows if r["status"] != "ok"]
-    for row in rows:
-        if row["status"] == "ok":
-            print(
-                f"{row['file']}: {row['vertebrae']} vertebrae, major Cobb {row['cobb_major_deg'] or '-'} deg "
-                f"({row['cobb_major_levels'] or '-'}), AASCE {row['aasce_cobb_deg'] or '-'}"
-            )
-    print(f"{len(rows) - len(failed)} film(s) measured, {len(failed)} failed; results in {printable(args.out)}")
-    return 1 if failed else 0
+    return report(rows, args.out)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,8 @@ import sys
 from pipeline.lib.files import atomic_write_json
 from pipeline.lib.geometry import anatomical_order
 from pipeline.lib.measures import MeasureOptions, compare, measure_spine
+from pipeline.lib.measures.compare import angles_only
+from pipeline.lib.radiograph import SPACING_RANGE_MM, plausible_spacing
 from pipeline.lib.result import SpineResult, read_result, to_dict
 
 MEASURE_PREFIX = "measure: "
@@ -18,11 +20,37 @@ MEASURE_PREFIX = "measure: "
 
 def measure_result(result: SpineResult, opts: MeasureOptions = MeasureOptions()) -> SpineResult:
     """The result with its vertebrae in anatomical order and fresh measurements; earlier measurement warnings
-    replaced, other warnings kept."""
+    replaced, other warnings kept. A pixel spacing no radiograph has is not used (lengths in px, with a warning)."""
     spine, _ = anatomical_order(result.spine)
-    measurements, warnings = measure_spine(result.spine, image_height=result.image.height, opts=opts)
+    source = f"the result's spacing_mm ({result.image.spacing_source or 'source not recorded'})"
+    spacing = spine.spacing_mm
+    dropped = spacing is not None and not plausible_spacing(spacing)
+    if dropped:
+        spine = spine.with_(spacing_mm=None)
+    measurements, warnings = measure_spine(spine, image_height=result.image.height, opts=opts)
+    if dropped:
+        warnings = [f"{source} {spacing[0]:g} x {spacing[1]:g} mm is outside {SPACING_RANGE_MM[0]}-{SPACING_RANGE_MM[1]} mm: "
+                    "not used, lengths are in pixels"] + list(warnings)
     kept = tuple(w for w in result.warnings if not w.startswith(MEASURE_PREFIX))
     return result.with_(spine=spine, measurements=measurements, warnings=kept + tuple(MEASURE_PREFIX + w for w in warnings))
+
+
+class NotComparable(ValueError):
+    """Two results that must not be subtracted (two patients); the message says why."""
+
+
+def comparison(earlier: SpineResult, later: SpineResult, force: bool = False) -> dict:
+    """``later - earlier`` (:func:`compare`), refused for two patients' films (their ``patient_key`` differs) unless
+    ``force``; lengths are left out, with a flag, when one result is in px and the other in mm."""
+    a, b = earlier.image.patient_key, later.image.patient_key
+    if a and b and a != b and not force:
+        raise NotComparable("the two results are of different patients (Patient ID differs); --force compares them anyway")
+    units = (earlier.measurements.get("units"), later.measurements.get("units"))
+    if units[0] == units[1]:
+        return compare(earlier.measurements, later.measurements)
+    diff = compare(angles_only(earlier.measurements), angles_only(later.measurements))
+    diff["flags"].insert(0, f"lengths not compared: one result is in {units[0]}, the other in {units[1]} (give both a pixel spacing)")
+    return diff
 
 
 def _fmt(value, digits: int = 1) -> str:
@@ -91,6 +119,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="OUT",
         help="write the re-measured result (and the comparison, if any) to this JSON file instead of printing a table",
     )
+    parser.add_argument("--force", action="store_true", help="compare even when the two results are of different patients")
     parser.add_argument("--min-curve-deg", type=float, default=5.0, help="smallest secondary Cobb curve to report (default 5)")
     return parser.parse_args(argv)
 
@@ -105,7 +134,11 @@ def main(argv: list[str] | None = None) -> int:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
         print(f"error: cannot read result: {' '.join(str(reason).split())}", file=sys.stderr)
         return 2
-    diff = compare(other.measurements, result.measurements) if other else None
+    try:
+        diff = comparison(other, result, args.force) if other else None
+    except NotComparable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if args.out:
         payload = to_dict(result)
         if diff is not None:

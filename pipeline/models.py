@@ -13,14 +13,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from pipeline.lib import config as configlib
 from pipeline.lib.contracts import Corners, Detects, NamesLevels, Outlines, outlines_to_fill
 from pipeline.lib.geometry import Polygon, Spine, level_range
-from pipeline.lib.modelfolder import code_version, read_meta
+from pipeline.lib.modelfolder import check_meta, code_version, read_meta
 from pipeline.lib.paths import DEFAULT_MODELS
 from pipeline.lib.priors import PriorsConfig
 
@@ -31,6 +31,15 @@ if TYPE_CHECKING:
 @lru_cache(maxsize=1)
 def _running_code() -> str:
     return code_version()
+
+
+def folder_digest(folder: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(p for p in Path(folder).rglob("*") if p.is_file() and not p.name.startswith(".")):
+        digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
 def _lateral_priors() -> PriorsConfig:
@@ -85,6 +94,12 @@ class ModelSet:
         """What names this model set in outputs: its name and the code version that assembled it."""
         return f"{self.meta.get('name', self.folder.name)} {self.meta.get('code_version', 'unknown')}"
 
+    @cached_property
+    def digest(self) -> str:
+        """sha256 over every file of the set (names and bytes): what a result records to tell whether a later run
+        would measure it with the same models."""
+        return folder_digest(self.folder)
+
     @property
     def provenance(self) -> dict:
         """What a result records of the set that produced it: its name, the code version that assembled it, the code
@@ -96,7 +111,7 @@ class ModelSet:
         runtimes = {name: runtime_of(getattr(stage, "run", None) or getattr(stage, "embed", None)) if hasattr(stage, "network")
                     else "mask_fit" for name, stage in stages.items() if stage is not None}
         return {"name": self.meta.get("name", self.folder.name), "set_code_version": self.meta.get("code_version", "unknown"),
-                "code_version": _running_code(), "runtimes": runtimes}
+                "code_version": _running_code(), "runtimes": runtimes, "digest": self.digest}
 
     @property
     def finder(self):
@@ -121,6 +136,7 @@ class ModelSet:
 
         folder = Path(folder) if folder else DEFAULT_MODELS
         meta = read_meta(folder)
+        check_meta(meta, folder, "model-set")
         options = inference_options(folder)
         loaded = {}
         for stage in STAGES:

@@ -91,12 +91,13 @@ VARIANTS: tuple[Variant, ...] = (
 
 def load_stage(stage: str, folder: str | Path, device: str = "cpu"):
     """The role object of the model folder ``folder`` of ``stage``, by the variant its meta.json names."""
-    from pipeline.lib.modelfolder import read_meta
+    from pipeline.lib.modelfolder import check_meta, read_meta
 
     meta = read_meta(folder)
     kind = BY_NAME[stage].folder_stage
     if meta.get("stage") != kind:
         raise ValueError(f"{folder}: not a {kind} model folder (stage {meta.get('stage')!r})")
+    check_meta(meta, folder, kind)
     variant = next((v for v in VARIANTS if v.stage == kind and v.matches(meta)), None)
     if variant is None:
         raise ValueError(f"{folder}: no registered {stage} variant matches its meta.json")

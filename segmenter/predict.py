@@ -19,7 +19,7 @@ from scipy import ndimage as ndi
 from pipeline.lib import config as configlib
 from pipeline.lib.crop import Crop
 from pipeline.lib.geometry import Box, Polygon
-from pipeline.lib.modelfolder import load_state, read_meta
+from pipeline.lib.modelfolder import load_weights, read_meta
 from pipeline.lib.onnxrun import Runtime, runner
 from pipeline.lib.quantize import load_int8
 from segmenter.config import SegmenterConfig
@@ -74,7 +74,7 @@ class Segmenter:
         if meta.get("mode") == "whole_film":
             raise ValueError(f"{folder}: a whole-film segmenter; load it with segmenter.predict.load_segmenter")
         network = build_model(cfg.model, pretrained=False)
-        network.load_state_dict(load_state(folder))
+        load_weights(network, folder)
         network.eval().to(device)
         return cls(network, cfg.crop.size, cfg.crop.margin, float(meta.get("threshold", 0.5)), device, cfg.predict.flip,
                    cfg.predict.refine, cfg.predict.runtime, int8=load_int8(folder))

@@ -18,7 +18,7 @@ from pipeline.lib.cropbank import target_outline
 from pipeline.lib.datasets.annotation import Annotation
 from pipeline.lib.geometry import Box, Polygon
 from pipeline.lib.masks import outline, separate_instances
-from pipeline.lib.modelfolder import load_state
+from pipeline.lib.modelfolder import load_weights
 from pipeline.lib.radiograph import read_radiograph
 from segmenter.config import SegmenterConfig
 from segmenter.model import build_model, normalise
@@ -86,7 +86,7 @@ class WholeFilmSegmenter:
     @classmethod
     def from_folder(cls, folder: Path, cfg: SegmenterConfig, meta: dict, device: str = "cpu") -> "WholeFilmSegmenter":
         network = build_model(cfg.model, pretrained=False)
-        network.load_state_dict(load_state(folder))
+        load_weights(network, folder)
         return cls(network.eval().to(device), cfg.whole_film.height, cfg.whole_film.width, float(meta.get("threshold", 0.5)), device)
 
     def with_predict(self, predict) -> "WholeFilmSegmenter":

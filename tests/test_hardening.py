@@ -162,7 +162,7 @@ def test_non_utf8_file_name_keeps_the_summary(tmp_path, models, film):
     out = tmp_path / "out"
     assert infer_main([str(folder), "--out", str(out), "--models", str(models), "--quiet"]) == 0
     rows = _rows(out)
-    assert len(rows) == 1 and rows[0]["status"] == "ok" and "\\xff" in rows[0]["file"]
+    assert len(rows) == 1 and rows[0]["status"] in ("ok", "no spine") and "\\xff" in rows[0]["file"]
 
 
 @pytest.mark.parametrize("payload", ["[1]", '{"schema": "spine-geometry/1", "image": {"width": 1, "height": 1}, "vertebrae": "abc"}',

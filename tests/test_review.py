@@ -23,24 +23,23 @@ TOKEN = "test-token-123"
 def results(tmp_path_factory):
     """A results folder: a phantom measured from its true geometry (a stand-in for a pipeline.infer result), a
     film that failed, and a second phantom of the same patient to compare."""
-    from pipeline.infer import SUMMARY_FIELDS, summary_row
     from pipeline.lib.result import read_result, write_result
-    from pipeline.lib.summary import Summary
+    from pipeline.lib.summary import FIELDS, Summary, other_row, result_row
     from pipeline.measure import measure_result
 
     root = tmp_path_factory.mktemp("review")
     films, out = root / "films", root / "out"
     out.mkdir()
-    with Summary(out, SUMMARY_FIELDS) as summary:
+    with Summary(out, FIELDS) as summary:
         for name, seed in (("first", 3), ("second", 4)):
             film = make_sample(films / name, "AP", seed=seed)
             result = measure_result(read_result(film.with_suffix(".json")))
             result = result.with_(image=result.image.__class__(**{**result.image.__dict__, "path": str(film)}))
             write_result(result, out / f"{name}.json")
-            summary.write(summary_row(film, result, None, stem=name))
+            summary.write(result_row(film, result, name))
         broken = films / "broken.dcm"
         shutil.copy(films / "first" / "sample_ap.dcm", broken)
-        summary.write(summary_row(broken, None, f"{broken}: failed (no spine)", stem="broken"))
+        summary.write(other_row(broken, "error", f"{broken}: failed (no spine)", "broken"))
     return out
 
 

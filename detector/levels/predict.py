@@ -23,7 +23,7 @@ from detector.levels.decode import CLASSES, EXTRA_LEVELS, DecodeConfig, Naming, 
 from detector.levels.model import CropEmbedder, build_model, model_input
 from pipeline.lib import config as configlib
 from pipeline.lib.geometry import STANDARD_LEVELS, Box, Spine, Vertebra
-from pipeline.lib.modelfolder import load_state, read_meta
+from pipeline.lib.modelfolder import load_weights, read_meta
 from pipeline.lib.onnxrun import Runtime, runner
 from pipeline.lib.result import LEVELS_DISPUTED, LEVELS_UNCERTAIN
 
@@ -52,7 +52,7 @@ class LevelIdentifier:
             raise ValueError(f"{folder}: not a level identifier model folder (stage {meta.get('stage')!r})")
         cfg = configlib.load(LevelsConfig, folder / "config.yaml")
         network = build_model(cfg.model, pretrained=False)
-        network.load_state_dict(load_state(folder))
+        load_weights(network, folder)
         decode_cfg = replace(cfg.decode, temperature=float(meta.get("temperature", cfg.decode.temperature)))
         return cls(network.eval().to(device), cfg.crop, decode_cfg, device, runtime)
 

@@ -12,6 +12,7 @@ import fnmatch
 import glob
 import os
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
@@ -73,29 +74,71 @@ def _candidates(item: str) -> tuple[list[Path], bool]:
     return [path], False
 
 
-def expand_inputs(items: Iterable[str]) -> list[Path]:
-    """The films named by files, folders and globs, in the given order, each real file once. A file named
-    directly is kept whatever it holds (reading it says what is wrong); inside folders and globs only files whose
-    content looks like a DICOM object or an image are taken. Raises :class:`NothingToDo` when nothing is left."""
-    out: list[Path] = []
-    seen: set[str] = set()
+@dataclass
+class Inputs:
+    """What a run found: the films, in the given order, and the files of its folders and globs that are not films,
+    each with the reason (``(path, reason)``)."""
+
+    films: list[Path] = field(default_factory=list)
+    skipped: list[tuple[Path, str]] = field(default_factory=list)
+
+
+def _not_a_film(file: Path) -> str | None:
+    """Why a file found in a folder is not taken as a film, or None when it may be one."""
+    try:
+        if not os.path.isfile(file):
+            return "not a regular file"
+        if os.path.getsize(file) == 0:
+            return "empty file"
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
+    return None if sniff(file) is not None else "not a film (neither DICOM nor an image)"
+
+
+def _inside(path: Path, folders: list[str]) -> bool:
+    real = os.path.realpath(path)
+    return any(real == f or real.startswith(f + os.sep) for f in folders)
+
+
+def scan_inputs(items: Iterable[str], exclude: Iterable[str | Path] = ()) -> Inputs:
+    """The films named by files, folders and globs, each real file once. A file named directly is kept whatever it
+    holds (reading it says what is wrong); inside folders and globs only files whose content looks like a DICOM
+    object or an image are taken, the others listed as skipped with the reason. Files under ``exclude`` (the run's
+    own output folders) are left out, so a run never measures its own overlays. Raises :class:`NothingToDo` when no
+    film is left."""
+    found, seen = Inputs(), set()
+    excluded = [os.path.realpath(f) for f in exclude]
     items = list(items)
     for item in items:
         files, searched = _candidates(item)
         for file in files:
             real = os.path.realpath(file)
-            if real in seen or (searched and (not os.path.isfile(file) or sniff(file) is None)):
+            if real in seen or (searched and _inside(file, excluded)):
                 continue
             seen.add(real)
-            out.append(file)
-    if not out:
+            reason = _not_a_film(file) if searched else None
+            if reason:
+                found.skipped.append((file, reason))
+            else:
+                found.films.append(file)
+    if not found.films:
         raise NothingToDo(f"nothing to process: no film (DICOM or image file) found in {', '.join(map(printable, items)) or 'no input'}")
-    return out
+    return found
+
+
+def expand_inputs(items: Iterable[str], exclude: Iterable[str | Path] = ()) -> list[Path]:
+    """The films of :func:`scan_inputs`."""
+    return scan_inputs(items, exclude).films
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def printable(path: str | Path) -> str:
-    """A path as text that any terminal, log or CSV can hold (undecodable bytes of a file name escaped)."""
-    return os.fsencode(str(path)).decode("utf-8", "backslashreplace")
+    """A path as text that any terminal, log or CSV line can hold: undecodable bytes of a file name and control
+    characters (a newline in a name) escaped, so one film is always one line."""
+    text = os.fsencode(str(path)).decode("utf-8", "backslashreplace")
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")

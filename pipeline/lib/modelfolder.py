@@ -64,11 +64,52 @@ def load_state(folder: str | Path) -> dict:
     return {k: (v.float() if v.is_floating_point() else v) for k, v in state.items()}
 
 
+class ModelFolderError(ValueError):
+    """A model folder that cannot be used as it is (wrong format, corner order or weights); one line says why."""
+
+
+def load_weights(network, folder: str | Path) -> None:
+    """Load the folder's weights into ``network``, every tensor's name and shape checked (strict); a truncated,
+    foreign or swapped weights file is a :class:`ModelFolderError` naming the first mismatch."""
+    path = Path(folder) / WEIGHTS
+    try:
+        state = load_state(folder)
+    except Exception as exc:  # noqa: BLE001 - safetensors raises its own error type for a damaged file
+        raise ModelFolderError(f"{path}: not a readable weights file ({type(exc).__name__}: {' '.join(str(exc).split())[:120]})") from None
+    try:
+        network.load_state_dict(state)
+    except RuntimeError as exc:
+        detail = next((line.strip() for line in str(exc).splitlines()[1:] if line.strip()), str(exc))
+        raise ModelFolderError(f"{path}: does not fit the {type(network).__name__} network ({detail[:160]})") from None
+
+
 def read_meta(folder: str | Path) -> dict:
     path = Path(folder) / META
     if not path.exists():
         raise FileNotFoundError(f"{folder}: not a model folder (no {META}); train one or pass --models")
-    return json.loads(path.read_text(encoding="utf-8"))
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ModelFolderError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(meta, dict):
+        raise ModelFolderError(f"{path}: must hold a JSON object")
+    return meta
+
+
+def check_meta(meta: dict, folder: str | Path, kind: str) -> None:
+    """Refuse a folder whose meta.json declares a format of another version than this code reads, or corners in
+    another order than :data:`pipeline.lib.geometry.CORNERS` (its corners would be read as the wrong ones).
+    ``kind``: 'model-set' or the stage ('detector', 'keypoints', ...); a stage folder without ``format`` (written
+    before it was recorded) is accepted."""
+    from pipeline.lib.geometry import CORNERS
+
+    expected = f"spine-{kind}/1"
+    declared = meta.get("format")
+    if declared != expected and (declared is not None or kind == "model-set"):
+        raise ModelFolderError(f"{Path(folder) / META}: format {str(declared)[:40]!r}, but this code reads {expected!r}")
+    order = meta.get("corner_order")
+    if order is not None and list(order) != list(CORNERS):
+        raise ModelFolderError(f"{Path(folder) / META}: corner_order {order} differs from this code's {list(CORNERS)}")
 
 
 def update_meta(folder: str | Path, **changes) -> dict:

@@ -73,6 +73,19 @@ class OnnxNetwork:
         return dict(zip(self.keys, tensors)) if self.keys else tensors[0]
 
 
+def checked_twin(twin: OnnxNetwork, example_shape: Sequence[int], keys: Sequence[str] | None) -> OnnxNetwork:
+    """``twin`` when its input (channels, height, width) and output names are the network's; a ValueError naming
+    the difference otherwise (an int8 file of another stage or size put in this folder)."""
+    inputs, outputs = twin.session.get_inputs(), [o.name for o in twin.session.get_outputs()]
+    shape = list(inputs[0].shape[1:]) if inputs else []
+    wanted = [int(d) for d in example_shape[1:]]
+    names = list(keys) if keys else None
+    if shape != wanted or (names is not None and outputs != names):
+        raise ValueError(f"int8.onnx does not fit this network: input {shape} and outputs {outputs}, expected {wanted} and "
+                         f"{names or 'one output'}; run python -m pipeline.quantize again")
+    return twin
+
+
 def runtime_of(run) -> Runtime:
     """How a stage's network really runs: its ONNX twin's kind, else 'torch' (another device, a failed export)."""
     return getattr(run, "runtime", "torch") if isinstance(run, OnnxNetwork) else "torch"
@@ -88,7 +101,7 @@ def runner(network: nn.Module, runtime: Runtime, device: str, example_shape: Seq
         return network
     if runtime == "onnx-int8":
         if int8 is not None:
-            return OnnxNetwork(int8, keys, runtime="onnx-int8")
+            return checked_twin(OnnxNetwork(int8, keys, runtime="onnx-int8"), example_shape, keys)
         log.warning("no current int8 model for %s (python -m pipeline.quantize writes one); running float ONNX",
                     type(network).__name__)
     try:

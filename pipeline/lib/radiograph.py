@@ -25,6 +25,7 @@ from pipeline.lib.geometry import VIEWS
 DICOM_SUFFIXES = {".dcm", ".dicom", ".dic", ""}
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
 RADIOGRAPH_MODALITIES = ("CR", "DX", "DR", "RG")
+SPACING_RANGE_MM = (0.05, 1.0)  # pixel sizes of radiograph detectors and film digitisers; outside it a header is wrong
 _CR, _DX_PRESENTATION, _DX_PROCESSING = "1.2.840.10008.5.1.4.1.1.1", "1.2.840.10008.5.1.4.1.1.1.1", "1.2.840.10008.5.1.4.1.1.1.1.1"
 _RADIOGRAPH_CLASSES = (_CR, _DX_PRESENTATION, _DX_PROCESSING)
 _SECONDARY_CAPTURE = ("1.2.840.10008.5.1.4.1.1.7", "1.2.840.10008.5.1.4.1.1.7.2", "1.2.840.10008.5.1.4.1.1.7.3")
@@ -50,6 +51,8 @@ class Radiograph:
     view: str | None = None
     age: float | None = None
     sex: str | None = None
+    patient_key: str | None = None
+    warnings: tuple[str, ...] = ()
 
     @property
     def height(self) -> int:
@@ -192,6 +195,11 @@ def _read_dicom(path: Path, any_modality: bool = False) -> Radiograph:
         raise RadiographError(path, f"multi-frame DICOM ({frames} frames) is not supported; export one frame per file")
     pixels = _dicom_pixels(ds, path)
     spacing, source = dicom_spacing(ds)
+    warnings_ = ()
+    if spacing is not None and not plausible_spacing(spacing):
+        warnings_ = (f"{source} {spacing[0]:g} x {spacing[1]:g} mm is not a radiograph's pixel size "
+                     f"({SPACING_RANGE_MM[0]}-{SPACING_RANGE_MM[1]} mm): not used, lengths are in pixels",)
+        spacing, source = None, None
     return Radiograph(
         pixels=pixels,
         path=str(path),
@@ -200,6 +208,8 @@ def _read_dicom(path: Path, any_modality: bool = False) -> Radiograph:
         view=_VIEW_CODES.get(str(ds.get("ViewPosition", "")).strip().upper()),
         age=dicom_age(ds),
         sex=_sex(ds),
+        patient_key=patient_key(ds),
+        warnings=warnings_,
     )
 
 
@@ -252,6 +262,23 @@ def window(array: np.ndarray, center: float, width: float, function: str = "LINE
         width = max(width, 1.0)
         lo, hi = center - 0.5 - (width - 1) / 2, center - 0.5 + (width - 1) / 2
     return _stretch(array, lo, hi)
+
+
+def plausible_spacing(spacing) -> bool:
+    """A (row, col) pixel size a radiograph can have: both within :data:`SPACING_RANGE_MM`."""
+    return all(SPACING_RANGE_MM[0] <= float(s) <= SPACING_RANGE_MM[1] for s in spacing)
+
+
+def patient_key(ds) -> str | None:
+    """A short hash of the Patient ID (with its issuer), to tell whether two films are one patient's without
+    keeping the ID; None without one."""
+    import hashlib
+
+    pid = str(ds.get("PatientID", "") or "").strip()
+    if not pid:
+        return None
+    issuer = str(ds.get("IssuerOfPatientID", "") or "").strip()
+    return hashlib.sha256(f"{issuer}|{pid}".encode()).hexdigest()[:16]
 
 
 def dicom_spacing(ds) -> tuple[tuple[float, float] | None, str | None]:

@@ -4,12 +4,13 @@ Shape (extra keys allowed, coordinates in original image px)::
 
     {"schema": "spine-geometry/1",
      "image": {"path", "width", "height", "view", "spacing_mm": [row, col] | null,
-               "spacing_source", "age", "sex"},
+               "spacing_source", "age", "sex", "sha256" (of the film file's bytes),
+               "patient_key" (a hash of the DICOM Patient ID, to tell two patients apart; never the ID)},
      "vertebrae": [{"level", "score", "box": [x1, y1, x2, y2],
                     "corners": [[x, y] x 4] | null, "mask": {"polygon": [[x, y], ...]} | null,
                     "inferred": bool, "level_p": {level: probability} (when the level identifier named it),
                     "edited": true (when corrected by hand)}],
-     "measurements": {...}, "warnings": [...],
+     "measurements": {...}, "warnings": [...] (what to check), "notes": [...] (information, nothing to check),
      "model": {"name", "code_version", "runtimes": {stage: runtime}} (what produced it, when a model did)}
 """
 
@@ -52,13 +53,15 @@ class ImageInfo:
     age: float | None = None
     sex: str | None = None
     anterior: str | None = None
+    sha256: str | None = None
+    patient_key: str | None = None
 
     @classmethod
     def from_radiograph(cls, film, view: str | None = None, anterior: str | None = None) -> "ImageInfo":
         return cls(
             path=film.path, width=film.width, height=film.height, view=view or film.view or "AP",
             spacing_mm=film.spacing_mm, spacing_source=film.spacing_source, age=film.age, sex=film.sex,
-            anterior=anterior,
+            anterior=anterior, patient_key=film.patient_key,
         )
 
 
@@ -69,6 +72,7 @@ class SpineResult:
     measurements: dict = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
     model: dict | None = None  # the model set that produced it: name, code version, each crop stage's runtime
+    notes: tuple[str, ...] = ()  # information a reader need not act on (the view assumed, detections dropped)
 
     def with_(self, **changes) -> "SpineResult":
         return replace(self, **changes)
@@ -108,13 +112,21 @@ def vertebra_to_dict(v: Vertebra) -> dict:
     return out
 
 
+def _numbers(value, what: str) -> np.ndarray:
+    """``value`` as a float array when it holds only finite numbers (no booleans, strings or nulls)."""
+    flat = np.asarray(value, dtype=object).ravel() if isinstance(value, list) else None
+    if flat is None or not all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in flat):
+        raise ValueError(f"'{what}' must hold finite numbers only")
+    return np.asarray(value, dtype=float)
+
+
 def vertebra_from_dict(d: dict) -> Vertebra:
     mask = d.get("mask")
     return Vertebra(
         level=d.get("level"),
-        box=Box(*map(float, d["box"])),
-        corners=None if d.get("corners") is None else np.asarray(d["corners"], dtype=float),
-        mask=None if not mask else Polygon(np.asarray(mask["polygon"], dtype=float)),
+        box=Box(*_numbers(d["box"], "box")),
+        corners=None if d.get("corners") is None else _numbers(d["corners"], "corners"),
+        mask=None if not mask else Polygon(_numbers(mask["polygon"], "mask")),
         score=float(d.get("score", 1.0)),
         inferred=bool(d.get("inferred", False)),
         level_p=tuple((str(k), float(p)) for k, p in (d.get("level_p") or {}).items()),
@@ -132,10 +144,12 @@ def to_dict(result: SpineResult) -> dict:
             "spacing_mm": None if image.spacing_mm is None else list(image.spacing_mm),
             "spacing_source": image.spacing_source, "age": image.age, "sex": image.sex,
             "anterior": image.anterior,
+            **{k: getattr(image, k) for k in ("sha256", "patient_key") if getattr(image, k)},
         },
         "vertebrae": [vertebra_to_dict(v) for v in result.spine.vertebrae],
         "measurements": result.measurements,
         "warnings": list(result.warnings),
+        **({"notes": list(result.notes)} if result.notes else {}),
         **model,
     })
 
@@ -176,16 +190,17 @@ def from_dict(d: dict) -> SpineResult:
 
 
 def _from_checked(d: dict, im: dict) -> SpineResult:
-    spacing = None if im.get("spacing_mm") is None else tuple(float(s) for s in im["spacing_mm"])
+    spacing = None if im.get("spacing_mm") is None else tuple(_numbers(im["spacing_mm"], "spacing_mm"))
     image = ImageInfo(
         path=im.get("path", ""), width=int(im["width"]), height=int(im["height"]), view=im.get("view") or "AP",
         spacing_mm=spacing, spacing_source=im.get("spacing_source"), age=im.get("age"), sex=im.get("sex"),
-        anterior=im.get("anterior"),
+        anterior=im.get("anterior"), sha256=im.get("sha256"), patient_key=im.get("patient_key"),
     )
     vertebrae = _checked_vertebrae(d.get("vertebrae", []))
     spine = Spine(vertebrae, view=image.view, spacing_mm=spacing, anterior=image.anterior)
     model = d.get("model") if isinstance(d.get("model"), dict) else None
-    return SpineResult(image, spine, dict(d.get("measurements") or {}), tuple(d.get("warnings") or ()), model)
+    return SpineResult(image, spine, dict(d.get("measurements") or {}), tuple(map(str, d.get("warnings") or ())), model,
+                       tuple(map(str, d.get("notes") or ())))
 
 
 def write_result(result: SpineResult, path: str | Path) -> Path:

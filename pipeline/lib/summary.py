@@ -13,6 +13,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from pipeline.lib.files import atomic_write_text
+from pipeline.lib.inputs import printable
+
+FIELDS = ("file", "stem", "status", "error", "view", "vertebrae", "inferred", "units", "cobb_major_deg", "cobb_major_levels",
+          "aasce_cobb_deg", "lumbar_lordosis_deg", "thoracic_kyphosis_deg", "sacral_slope_deg", "warnings", "notes")
 
 LOCK = ".spine-infer.lock"
 
@@ -106,3 +110,31 @@ class Summary:
         if self._handle is not None:
             self._handle.close()
         self.lock.unlink(missing_ok=True)
+
+
+def result_row(path, result, stem: str, anonymise: bool = False) -> dict:
+    """A measured film's row: status 'ok', or 'no spine' when nothing was found to measure."""
+    m = result.measurements
+    major = (m.get("cobb") or [None])[0]
+    return {
+        "file": printable(Path(path).name if anonymise else path),
+        "stem": stem,
+        "status": "ok" if len(result.spine) else "no spine",
+        "error": "",
+        "view": result.image.view,
+        "vertebrae": len(result.spine),
+        "inferred": sum(v.inferred for v in result.spine.vertebrae),
+        "units": m.get("units"),
+        "cobb_major_deg": f"{major['angle_deg']:.1f}" if major else "",
+        "cobb_major_levels": f"{major['upper']}-{major['lower']}" if major else "",
+        "aasce_cobb_deg": " ".join(f"{a:.1f}" for a in m.get("aasce_cobb_deg") or []),
+        **{k: (f"{m[k]:.1f}" if m.get(k) is not None else "")
+           for k in ("lumbar_lordosis_deg", "thoracic_kyphosis_deg", "sacral_slope_deg")},
+        "warnings": " | ".join(result.warnings),
+        "notes": " | ".join(result.notes),
+    }
+
+
+def other_row(path, status: str, reason: str, stem: str = "", anonymise: bool = False) -> dict:
+    """A row for a film that failed ('error') or a file that was not measured ('skipped'), with the reason."""
+    return {"file": printable(Path(path).name if anonymise else path), "stem": stem, "status": status, "error": one_line(reason)}

@@ -13,20 +13,41 @@ import csv
 import json
 import os
 import shutil
-from dataclasses import dataclass, replace
+import threading
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from pipeline.lib.files import atomic_write_json
-from pipeline.lib.result import SCHEMA, ResultError, SpineResult, from_dict, levels_disputed, levels_uncertain, read_result, to_dict
+from pipeline.lib.result import (
+    SCHEMA,
+    ImageInfo,
+    ResultError,
+    SpineResult,
+    from_dict,
+    levels_disputed,
+    levels_uncertain,
+    read_result,
+    to_dict,
+)
+from pipeline.lib.runfolder import AUTO, reviewed
 from pipeline.measure import measure_result
-
-AUTO = ".auto.json"
 
 
 class NotFound(KeyError):
     """No film of that stem in the folder."""
+
+
+class Changed(RuntimeError):
+    """The result file changed since the reader loaded it: saving would overwrite someone else's work."""
+
+
+def version_of(path: Path) -> str:
+    """The version of a result file as an HTTP entity tag: a hash of its bytes ("none" when there is no file)."""
+    import hashlib
+
+    return f'"{hashlib.sha256(path.read_bytes()).hexdigest()[:32]}"' if path.exists() else '"none"'
 
 
 @dataclass
@@ -36,6 +57,7 @@ class ResultsFolder:
 
     folder: Path
     films: Path | None = None
+    _saving: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def _summary_rows(self) -> list[dict]:
         path = self.folder / "summary.csv"
@@ -93,7 +115,6 @@ class ResultsFolder:
         """The result document of ``stem``; for a film the run could not measure, an empty one to place vertebrae in."""
         from pipeline.lib.geometry import Spine
         from pipeline.lib.radiograph import read_radiograph
-        from pipeline.lib.result import ImageInfo
 
         entry = self._known(stem)
         if entry["status"] != "error":
@@ -102,6 +123,12 @@ class ResultsFolder:
         empty = SpineResult(ImageInfo.from_radiograph(film), Spine((), view=film.view or "AP", spacing_mm=film.spacing_mm), {},
                             ("no automatic result: place the vertebrae by hand",))
         return to_dict(measure_result(empty))
+
+    def versioned_document(self, stem: str) -> tuple[dict, str]:
+        """The document of ``stem`` and the version of its file (to send back with a save)."""
+        path = self.folder / f"{stem}.json"
+        version = version_of(path)
+        return self.document(stem), version
 
     def film_path(self, stem: str) -> Path:
         """Where the film of ``stem`` is: its recorded path (absolute, or relative to the results folder or the working
@@ -133,24 +160,40 @@ class ResultsFolder:
         ok, buffer = cv2.imencode(".png", np.round(np.clip(pixels, 0, 1) * 255).astype(np.uint8))
         return buffer.tobytes()
 
-    def save(self, stem: str, document: dict) -> dict:
-        """Validate, flag edits, write atomically (keeping the automatic result once), re-render; the saved document."""
+    def _recorded(self, stem: str) -> ImageInfo | None:
+        """What the folder itself records of the film of ``stem``: the automatic result's image, else the result's;
+        None for a film with no result."""
+        for path in (self.folder / f"{stem}{AUTO}", self.folder / f"{stem}.json"):
+            if path.exists():
+                return read_result(path).image
+        return None
+
+    def save(self, stem: str, document: dict, if_match: str | None = None) -> tuple[dict, str]:
+        """Validate, flag edits, write atomically (keeping the automatic result once), re-render; the saved document
+        and its version. ``if_match``: the version the reader loaded; :class:`Changed` when the file is no longer
+        it. The film stays the one the folder records: an ``image.path`` in the document is not taken."""
         self._known(stem)
         result = measure_result(from_dict(document))
         path, auto = self.folder / f"{stem}.json", self.folder / f"{stem}{AUTO}"
-        if path.exists() and not auto.exists():
-            shutil.copyfile(path, auto)
-        if auto.exists():
-            result = flag_edits(result, read_result(auto))
-        atomic_write_json(path, to_dict(result))
+        with self._saving:
+            if if_match is not None and if_match != version_of(path):
+                raise Changed(f"{stem}: the result changed since it was loaded (another reader or an edit on disk); "
+                              "reload it and make the correction again")
+            recorded = self._recorded(stem)
+            result = result.with_(image=replace(result.image, path=recorded.path if recorded else self._known(stem).get("file", "")))
+            if path.exists() and not auto.exists() and not reviewed(json.loads(path.read_text(encoding="utf-8")), self.folder, stem):
+                shutil.copyfile(path, auto)  # the automatic result, the baseline edits are flagged against
+            if auto.exists():
+                result = flag_edits(result, read_result(auto))
+            atomic_write_json(path, to_dict(result))
+            version = version_of(path)
         self._render(stem, result)
-        return to_dict(result)
+        return to_dict(result), version
 
     def _render(self, stem: str, result: SpineResult) -> None:
-        from pipeline.infer import SUMMARY_FIELDS, summary_row
         from pipeline.lib.overlay import write_overlay
         from pipeline.lib.radiograph import read_radiograph
-        from pipeline.lib.summary import Summary
+        from pipeline.lib.summary import FIELDS, Summary, result_row
 
         try:
             film = read_radiograph(self.film_path(stem))
@@ -158,8 +201,8 @@ class ResultsFolder:
             film = None
         if film is not None:
             write_overlay(film, result, self.folder / f"{stem}_overlay.png")
-        with Summary(self.folder, SUMMARY_FIELDS) as summary:
-            summary.replace(stem, summary_row(Path(result.image.path), result, None, stem=stem))
+        with Summary(self.folder, FIELDS) as summary:
+            summary.replace(stem, result_row(result.image.path, result, stem))
 
 
 def _same(a, b) -> bool:

@@ -26,6 +26,24 @@ def _walk(node, prefix: str, flat: dict) -> None:
         flat[prefix[:-1]] = float(node)
 
 
+LENGTH_WORDS = ("height", "length", "distance", "width", "offset", "translation", "_mm", "_px")
+UNITLESS_ENDINGS = ("_ratio", "_loss", "_deg", "_percent", "_grade")
+
+
+def angles_only(measurements: dict) -> dict:
+    """The measurements without lengths (heights, distances, offsets): what two results in different units still
+    share. Angles, ratios, grades and percentages stay."""
+    def keep(key: str) -> bool:
+        return key.endswith(UNITLESS_ENDINGS) or not any(word in key for word in LENGTH_WORDS)
+
+    def strip(node):
+        if isinstance(node, dict):
+            return {k: strip(v) for k, v in node.items() if keep(str(k))}
+        return node
+
+    return strip(measurements)
+
+
 def is_cobb_key(key: str) -> bool:
     return key.startswith("cobb.") or key.startswith("aasce_cobb_deg.")
 

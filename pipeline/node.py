@@ -11,8 +11,9 @@ is acknowledged, so a crash never loses a film; a worker measures it (``pipeline
 moves the film to ``DIR/done``. At start, films still in ``incoming`` are measured. With ``--forward`` the outbox
 is sent by C-STORE to that node, retried with growing delays; what could not be sent stays in the outbox (and is
 sent after a restart). The objects' UIDs derive from the film's, so measuring a film again never sends a second
-copy. ``--allow`` limits the calling AE titles. Logs name films by a short hash of their SOP Instance UID and
-carry no patient name or ID.
+copy; an instance sent again while it waits is stored over the waiting copy and measured once. A lock on ``--out``
+refuses a second node there. ``--allow`` limits the calling AE titles. Logs name films by a short hash of their SOP
+Instance UID and carry no patient name, ID or UID, the DICOM libraries' included (:mod:`pipeline.lib.logs`).
 """
 
 from __future__ import annotations
@@ -88,6 +89,8 @@ class Node:
     def __init__(self, folders: Folders, models, aet: str, forward: Peer | None):
         self.folders, self.models, self.aet, self.forward = folders, models, aet, forward
         self.work: queue.Queue[Path | None] = queue.Queue()
+        self.queued: set[Path] = set()  # films waiting: a duplicate sent meanwhile is stored over them, not queued twice
+        self.queued_lock = threading.Lock()
         self.wake = threading.Event()
         self.stopping = threading.Event()
 
@@ -107,8 +110,15 @@ class Node:
             log.error("cannot store %s: %s", short(ds.SOPInstanceUID), exc.strerror)
             return OUT_OF_RESOURCES
         log.info("received %s from %s", short(ds.SOPInstanceUID), event.assoc.requestor.ae_title)
-        self.work.put(path)
+        self.enqueue(path)
         return SUCCESS
+
+    def enqueue(self, path: Path) -> None:
+        with self.queued_lock:
+            if path in self.queued:
+                return
+            self.queued.add(path)
+        self.work.put(path)
 
     # -- measuring --------------------------------------------------------------------------------------------
     def measure(self, path: Path) -> None:
@@ -120,7 +130,8 @@ class Node:
 
         stem = path.stem
         if (self.folders.outbox / stem).exists() or (self.folders.sent / stem).exists():
-            path.replace(self.folders.done / path.name)  # measured before a crash: nothing to redo or resend
+            path.replace(self.folders.done / path.name)  # measured before (a crash, a duplicate): nothing to redo or resend
+            log.info("%s measured before: not measured again", stem)
             return
         try:
             film = read_radiograph(path)
@@ -142,11 +153,19 @@ class Node:
         self.wake.set()
 
     def worker(self) -> None:
+        """Measure queued films until stopped; nothing a film does ends the thread."""
         while not self.stopping.is_set():
             path = self.work.get()
             if path is None:
                 return
-            self.measure(path)
+            with self.queued_lock:
+                self.queued.discard(path)
+            if not path.exists():  # measured already under this name (a duplicate stored while it waited)
+                continue
+            try:
+                self.measure(path)
+            except Exception as exc:  # noqa: BLE001 - a film that breaks the bookkeeping must not stop the node
+                log.error("could not finish %s: %s: %s", path.stem, type(exc).__name__, " ".join(str(exc).split())[:200])
 
     # -- forwarding -------------------------------------------------------------------------------------------
     def send(self, files: list[Path]) -> bool:
@@ -211,7 +230,7 @@ def start(node: Node, host: str, port: int, allow: list[str] | None):
     if allow:
         ae.require_calling_aet = allow
     for path in sorted(node.folders.incoming.glob("*.dcm")):  # received before a restart, not yet measured
-        node.work.put(path)
+        node.enqueue(path)
     threading.Thread(target=node.worker, daemon=True, name="measure").start()
     if node.forward is not None:
         threading.Thread(target=node.forwarder, daemon=True, name="forward").start()
@@ -229,15 +248,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", help="model set folder (default: the shipped model)")
     parser.add_argument("--device", default="cpu", help="torch device")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    logging.getLogger("pynetdicom").setLevel(logging.WARNING)
     from pipeline.infer import UsageError, check_device, load_models
+    from pipeline.lib import logs
+    from pipeline.lib.files import FolderLock, FolderLocked
     from pipeline.lib.offline import configure
 
+    logs.configure(fmt="%(asctime)s %(levelname)s %(message)s")
     configure()
     try:
-        node = Node(Folders(args.out), load_models(args.models, check_device(args.device)), args.aet, args.forward)
-    except (UsageError, OSError) as exc:
+        folders = Folders(args.out)
+        lock = FolderLock(folders.root, ".spine-node.lock", "another node").__enter__()
+        node = Node(folders, load_models(args.models, check_device(args.device)), args.aet, args.forward)
+    except (UsageError, OSError, FolderLocked) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     server = start(node, args.host, args.port, args.allow)
@@ -251,6 +273,7 @@ def main(argv: list[str] | None = None) -> int:
         node.stopping.set()
         node.work.put(None)
         server.shutdown()
+        lock.__exit__(None, None, None)
     return 0
 
 

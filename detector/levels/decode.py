@@ -207,4 +207,6 @@ def describe_runner_up(naming: Naming) -> str:
     if shift:
         word = {1: "one", 2: "two", 3: "three"}.get(abs(shift), str(abs(shift)))
         return f"every level {word} {'lower' if shift > 0 else 'higher'} ({span})"
-    return f"{span}, with other levels at {sum(x != y for x, y in zip(naming.labels, naming.runner_up))} member(s)"
+    differ = [(x, y) for x, y in zip(naming.labels, naming.runner_up) if x != y]
+    examples = ", ".join(f"{x or 'none'} as {y or 'none'}" for x, y in differ[:3]) + (", ..." if len(differ) > 3 else "")
+    return f"one naming {len(differ)} vertebra(e) otherwise ({examples})"

@@ -124,9 +124,9 @@ def naming_warnings(naming: Naming, extrapolated: np.ndarray, spine: Spine, cfg:
     one per member, when given), members dropped, vertebrae added, T13/L6."""
     warnings = []
     if naming.uncertain(cfg):
-        warnings.append(f"{LEVELS_UNCERTAIN}: the best naming ({_span(naming.labels)}) beats the next, "
-                        f"{describe_runner_up(naming)}, by only {naming.margin:.1f} (threshold {cfg.uncertain_margin:.1f}); "
-                        "check the levels on the film")
+        warnings.append(f"{LEVELS_UNCERTAIN}: the names given ({_span(naming.labels)}) are hardly more likely than "
+                        f"{describe_runner_up(naming)} (log-likelihood margin {naming.margin:.2f}, under "
+                        f"{cfg.uncertain_margin:.1f}); check the levels on the film")
     elif (dispute := count_dispute(naming.labels, counted, extrapolated)) is not None:
         warnings.append(dispute)
     dropped = sum(label is None for label, extra in zip(naming.labels, extrapolated) if not extra)

@@ -75,4 +75,15 @@ def build_gsps(result: SpineResult, source: Dataset, deterministic: bool = False
         referenced_images=[source], series_number=SERIES_NUMBERS["gsps"], **new_uids(source, "gsps", deterministic),
         instance_number=1, manufacturer=ALGORITHM, manufacturer_model_name=ALGORITHM, software_versions=version(),
         device_serial_number="0", content_label="SPINE", content_description="spine-measure overlay",
-        graphic_annotations=annotations, graphic_layers=list(layers.values()), series_description="spine overlay (spine-measure)")
+        graphic_annotations=annotations, graphic_layers=list(layers.values()), series_description="spine overlay (spine-measure)",
+        presentation_lut_transformation=presentation_lut(source))
+
+
+def presentation_lut(source: Dataset):
+    """INVERSE for a MONOCHROME1 film (its low values are white), IDENTITY otherwise: the state shows the film as its
+    own photometric interpretation says, not inverted."""
+    import highdicom as hd
+
+    inverse = str(source.get("PhotometricInterpretation", "")).strip().upper() == "MONOCHROME1"
+    shape = hd.PresentationLUTShapeValues.INVERSE if inverse else hd.PresentationLUTShapeValues.IDENTITY
+    return hd.PresentationLUTTransformation(presentation_lut_shape=shape)

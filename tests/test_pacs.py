@@ -224,3 +224,31 @@ def test_killed_node_measures_waiting_films_after_restart_and_forwards_once(orth
         assert not list((out / "incoming").glob("*.dcm")) and len(list((out / "done").glob("*.dcm"))) == 2
     finally:
         _stop(node)
+
+
+def test_node_measures_a_duplicate_once_and_goes_on_measuring(orthanc, tmp_path):
+    """The same instance sent three times while it waits, then a new film: the new film's results arrive (the
+    measuring thread survived), the duplicate was measured and sent once, and the log names no patient or UID."""
+    from pipeline.demo import make_sample
+
+    first, second = make_sample(tmp_path / "a", "AP", seed=31), make_sample(tmp_path / "b", "AP", seed=32)
+    ds = pydicom.dcmread(first)
+    ds.PatientName, ds.PatientID = "Roe^Richard", "PID-2718281"
+    ds.save_as(first)
+    secrets = ["Roe^Richard", "PID-2718281", str(ds.SOPInstanceUID), str(ds.StudyInstanceUID)]
+    port, out = _free_port(), tmp_path / "node"
+    node = _node(out, port, orthanc)
+    try:
+        assert _send(port, [first, first, first]) == [0, 0, 0]
+        assert _send(port, [second]) == [0]
+        for film in (first, second):
+            study = pydicom.dcmread(film).StudyInstanceUID
+            _wait(lambda study=study: len(_instances(orthanc, study)) >= 3, 240, "the results of each film")
+        time.sleep(3)
+        assert len(_instances(orthanc, str(ds.StudyInstanceUID))) == 3  # the duplicate's results sent once
+        busy = subprocess.run([sys.executable, "-m", "pipeline.node", "--port", str(_free_port()), "--out", str(out)], cwd=ROOT,
+                              capture_output=True, text=True, timeout=120)
+        assert busy.returncode == 2 and "another node" in busy.stderr and busy.stderr.count("\n") == 1
+    finally:
+        log = _stop(node)
+    assert not [s for s in secrets if s in log], log[-3000:]

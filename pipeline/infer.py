@@ -21,6 +21,7 @@ import argparse
 import logging
 import os
 import sys
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -171,7 +172,7 @@ def run(inputs: Inputs | list[Path], out: str | Path, models: ModelSet, opts: Ru
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     stems = output_stems(inputs.films)
-    with Summary(out, SUMMARY_FIELDS) as summary, logging_redirect_tqdm():
+    with Summary(out, SUMMARY_FIELDS) as summary, (logging_redirect_tqdm() if progress else nullcontext()):
         add_missing_rows(out, summary)
         rows = [other_row(path, "skipped", reason, anonymise=opts.anonymise) for path, reason in inputs.skipped]
         for row in rows:

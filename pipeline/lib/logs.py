@@ -9,7 +9,8 @@ import hashlib
 import logging
 import re
 
-QUIET_LIBRARIES = {"highdicom": logging.WARNING, "pynetdicom": logging.WARNING, "pydicom": logging.ERROR,
+# pydicom logs a decoder's failure with its traceback before raising it; the raised error is what a run reports
+QUIET_LIBRARIES = {"highdicom": logging.WARNING, "pynetdicom": logging.WARNING, "pydicom": logging.CRITICAL,
                    "py.warnings": logging.ERROR, "PIL": logging.WARNING}
 _UID = re.compile(r"(?<![\w.])\d+(?:\.\d+){3,}(?![\w.])")
 

@@ -150,6 +150,7 @@ def _meta(folder: Path, **changes) -> None:
     (folder / "meta.json").write_text(json.dumps({**meta, **changes}))
 
 
+@pytest.mark.slow  # five model loads: in .ci/run's second tier
 @pytest.mark.parametrize("change,said", [
     (lambda f: _meta(f, format="spine-model-set/9"), "format 'spine-model-set/9'"),
     (lambda f: _meta(f, corner_order=["superior_right", "superior_left", "inferior_left", "inferior_right"]), "corner_order"),
@@ -165,6 +166,7 @@ def test_a_mangled_model_set_is_refused_at_load_in_one_line(tmp_path, models, fi
     assert said in err and "\n" not in err and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_a_swapped_int8_twin_is_refused_at_load(tmp_path):
     from pipeline.infer import UsageError, load_models
     from pipeline.lib.paths import DEFAULT_MODELS

@@ -93,6 +93,7 @@ def test_a_monochrome1_films_presentation_state_is_inverse(tmp_path):
     assert presentation_lut(ds).PresentationLUTShape == "INVERSE"
 
 
+@pytest.mark.slow  # the shipped model set in a subprocess
 def test_a_dicom_films_log_holds_no_identifier_and_no_library_chatter(tmp_path):
     film, _ = _truth(tmp_path)
     ds = pydicom.dcmread(film)

@@ -191,7 +191,8 @@ def test_doctor_drags_a_corner_sees_the_cobb_change_and_saves(client, tmp_path):
             browser = p.chromium.launch(executable_path=chromium, args=[
                 "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                 "--no-first-run", "--disable-sync", "--disable-quic"])
-            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            # bypass_csp: Playwright's wait_for_function evaluates its predicate, which the page's CSP forbids
+            page = browser.new_page(viewport={"width": 1400, "height": 900}, bypass_csp=True)
             page.goto(f"http://127.0.0.1:{port}/?token={TOKEN}")
             page.click(".film[data-stem='first']")
             page.wait_for_selector("circle.corner")

@@ -9,7 +9,8 @@ An override file names its stage and holds only what it changes::
     description: deep supervision off
     overrides: {model: {deep_supervision: false}}
     evaluate_only: runs/segmenter/model   # optional: no training, re-evaluate that model with the overrides
-                                          # (a levels arm: 'count' scores the priors' count naming)
+                                          # (a levels arm: 'count' scores the priors' count naming; a
+                                          # levelmap arm: 'crossval' names the folds with the fold maps)
     segmenter: runs/segmenter/model       # optional: outlines that feed a keypoint model's mask channel
 
 The run folder is ``runs/ablations/<file stem>``; its figures land in
@@ -65,6 +66,11 @@ def _evaluate_only(stage: str, cfg, folder: str) -> dict:
         return _segmenter_figures(cfg, folder)
     if stage == "levels":
         return _naming_figures(cfg, None if folder == "count" else folder)
+    if stage == "levelmap":  # 'crossval': the fold maps of cfg.output named with the shipped set's chains
+        from detector.levelmap.crossval import evaluate
+
+        setting = None if cfg.evidence.weight == 0 else cfg.evidence
+        return evaluate(Path(folder if folder != "crossval" else DEFAULT_MODELS), cfg, {cfg.name: setting})
     raise ValueError(f"evaluate_only is not supported for stage {stage}")
 
 

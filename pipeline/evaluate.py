@@ -122,7 +122,7 @@ def cobb_figures(models: ModelSet, films: Sequence[Annotation], cascade: CachedC
 
 def evaluate(models: ModelSet, films: Sequence[Annotation], organisers: dict | None = None) -> dict:
     from detector.evaluate import evaluate_detector
-    from keypoints.evaluate import evaluate_keypoints
+    from keypoints.evaluate import evaluate_keypoints, landmark_figures
     from segmenter.evaluate import evaluate_segmenter
 
     cascade = CachedCascade(models)
@@ -138,6 +138,7 @@ def evaluate(models: ModelSet, films: Sequence[Annotation], organisers: dict | N
                                   "cascade": evaluate_segmenter(models.segmenter, films, cascade)}
         report["corners"] = {"oracle": evaluate_keypoints(models.corners, films, None, corner_outlines(models), organisers),
                              "cascade": evaluate_keypoints(models.corners, films, cascade, corner_outlines(models, cascade), organisers)}
+        report["landmarks_704"] = landmark_figures(models.corners, films, cascade, corner_outlines(models, cascade))
         report["cobb_measured"] = {"oracle": cobb_figures(models, films, None, organisers),
                                    "cascade": cobb_figures(models, films, cascade, organisers)}
     return report
@@ -176,6 +177,9 @@ def markdown(report: dict) -> str:
         if "neither" in naming:
             tiers = ", ".join(f"{naming[t]['films']} ({naming[t]['misnamed']})" for t in ("flagged", "disputed", "neither"))
             lines.append(f"| naming | cascade | films flagged uncertain / disputed by the count / neither (of them misnamed) | {tiers} |")
+    for key, figures in (report.get("landmarks_704") or {}).items():
+        lines.append(f"| corners, 704-px frame, paired {key.replace('_', ' ')} | cascade | OR20 / OR40, NMSE, corners missing | "
+                     f"{_fmt(figures['or20'])} / {_fmt(figures['or40'])}, {_fmt(figures['nmse'], 6)}, {figures['missing']} |")
     for mode in ("oracle", "cascade"):
         seg = report.get("segmentation", {}).get(mode)
         if seg:

@@ -6,6 +6,7 @@
     <models>/segmenter/       a segmenter model folder
     <models>/keypoints/       a keypoints model folder (absent when corners come from the mask fit)
     <models>/levels/          a level identifier model folder (absent: the chain is named by its count)
+    <models>/levelmap/        a level map model folder: whole-film level evidence the identifier adds (absent: none)
     <models>/framer/          a keypoints model folder, box-robust, that re-draws the found boxes (used with
                               ``reframe: framer``; absent: they stay)
 """
@@ -107,7 +108,8 @@ class ModelSet:
         to the outlines)."""
         from pipeline.lib.onnxrun import runtime_of
 
-        stages = {"segmenter": self.segmenter, "keypoints": self.corners, "framer": self.framer, "levels": self.levels}
+        stages = {"segmenter": self.segmenter, "keypoints": self.corners, "framer": self.framer, "levels": self.levels,
+                  "levelmap": getattr(self.levels, "film", None)}
         runtimes = {name: runtime_of(getattr(stage, "run", None) or getattr(stage, "embed", None)) if hasattr(stage, "network")
                     else "mask_fit" for name, stage in stages.items() if stage is not None}
         return {"name": self.meta.get("name", self.folder.name), "set_code_version": self.meta.get("code_version", "unknown"),
@@ -147,5 +149,7 @@ class ModelSet:
                 (stage.name == "framer" and options.reframe != "framer")
             if present and not unused:
                 loaded[stage.name] = load_stage(stage.name, folder / stage.name, device)
+        if loaded.get("levels") is not None and loaded.get("levelmap") is not None:
+            loaded["levels"].film = loaded["levelmap"]
         return cls(loaded["detector"], loaded["segmenter"], loaded.get("keypoints") or mask_fit_corners(), options, meta,
                    folder, loaded.get("levels"), loaded.get("framer"))

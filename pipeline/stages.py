@@ -70,6 +70,8 @@ STAGES: tuple[Stage, ...] = (
         contracts.NamesLevels,
         optional=True,
     ),
+    Stage("levelmap", "detector.levelmap.config:LevelMapConfig", "configs/levelmap.yaml", "detector.levelmap.train",
+          contracts.ReadsLevels, optional=True),
     Stage("segmenter", "segmenter.config:SegmenterConfig", "configs/segmenter.yaml", "segmenter.train", contracts.Outlines),
     Stage("keypoints", "keypoints.config:KeypointsConfig", "configs/keypoints.yaml", "keypoints.train", contracts.Corners, optional=True),
     Stage("framer", "keypoints.config:FramerConfig", "configs/framer.yaml", "keypoints.framer", contracts.Corners, optional=True,
@@ -80,6 +82,7 @@ BY_NAME = {s.name: s for s in STAGES}
 VARIANTS: tuple[Variant, ...] = (
     Variant("detector", "yolo", "detector.predict:Detector.load", lambda meta: True),
     Variant("levels", "context-cnn-gru", "detector.levels.predict:LevelIdentifier.load", lambda meta: True),
+    Variant("levelmap", "frame-unet", "detector.levelmap.predict:LevelMap.load", lambda meta: True),
     Variant("segmenter", "crop-unetpp", "segmenter.predict:Segmenter.load", lambda meta: meta.get("mode", "crop") == "crop"),
     Variant(
         "segmenter", "whole-film-unetpp", "segmenter.whole_film:WholeFilmSegmenter.load", lambda meta: meta.get("mode") == "whole_film"

@@ -40,6 +40,7 @@ STAGES = tuple(s.name for s in REGISTRY)
 class StagePaths:
     detector: str = "configs/detector.yaml"
     levels: str = "configs/levels.yaml"
+    levelmap: str = "configs/levelmap.yaml"
     segmenter: str = "configs/segmenter.yaml"
     keypoints: str = "configs/keypoints.yaml"
     framer: str = "configs/framer.yaml"

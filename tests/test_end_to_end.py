@@ -20,7 +20,7 @@ def tiny_models(tmp_path_factory):
     out = tmp_path_factory.mktemp("train_all")
     cfg = configlib.build(PipelineConfig, {"name": "tiny", "output": str(out), "profile": "tiny",
                                            "data": {"phantom_dir": str(out / "phantoms")}})
-    sets = [f"{stage}.cache={out / 'crops'}" for stage in ("levels", "segmenter", "keypoints", "framer")]
+    sets = [f"{stage}.cache={out / 'crops'}" for stage in ("levels", "levelmap", "segmenter", "keypoints", "framer")]
     sets.append(f"detector.export.folder={out / 'export'}")
     return train_all(cfg, sets)
 
@@ -29,9 +29,9 @@ def tiny_models(tmp_path_factory):
 def test_train_all_writes_a_self_describing_model_set(tiny_models):
     meta = json.loads((tiny_models / "meta.json").read_text())
     # configs/pipeline.yaml re-draws the found boxes from the segmenter's outlines: no framer is trained
-    assert meta["format"] == "spine-model-set/1" and set(meta["stages"]) == {"detector", "levels", "segmenter", "keypoints"}
+    assert meta["format"] == "spine-model-set/1" and set(meta["stages"]) == {"detector", "levels", "levelmap", "segmenter", "keypoints"}
     assert configlib.read_yaml(tiny_models / "pipeline.yaml")["reframe"] == "outline"
-    for stage in ("detector", "levels", "segmenter", "keypoints"):
+    for stage in ("detector", "levels", "levelmap", "segmenter", "keypoints"):
         files = {p.name for p in (tiny_models / stage).iterdir()}
         assert {"weights.safetensors", "config.yaml", "meta.json"} <= files
         assert meta["stages"][stage]["validation"] is not None

@@ -17,6 +17,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from detector.levelmap.predict import FilmLevels, LevelMap
 from detector.levels.config import CropConfig, LevelsConfig
 from detector.levels.data import context_crops, extend_chain, spine_boxes, spine_features
 from detector.levels.decode import CLASSES, EXTRA_LEVELS, DecodeConfig, Naming, decode, describe_runner_up, standard_position
@@ -39,6 +40,7 @@ class LevelIdentifier:
     device: str = "cpu"
     runtime: Runtime = "onnx"
     embed: Callable | None = None
+    film: LevelMap | None = None  # the whole-film level map (its evidence added to the network's)
 
     def __post_init__(self) -> None:
         if self.embed is None:
@@ -73,17 +75,83 @@ class LevelIdentifier:
         logits = self.network.from_embeddings(embedded, f, torch.ones(1, len(chain), dtype=torch.bool, device=self.device))[0]
         return torch.log_softmax(logits / self.decode_cfg.temperature, dim=-1).cpu().numpy()
 
+    def candidates(self, pixels: np.ndarray, chain: Spine) -> tuple[Spine, np.ndarray, FilmLevels | None]:
+        """The chain with candidates beyond its ends (True in the flags): extrapolated from the chain, and, with a
+        level map, where the map paints a level T1-L5 past the chain's ends (an extrapolated candidate there takes the
+        painted box); and the map's reading (None without a map)."""
+        extended, extrapolated = extend_chain(chain, pixels.shape[0], self.crop.extend)
+        if self.film is None:
+            return extended, extrapolated, None
+        detected = spine_boxes(chain)
+        levels = self.film.read(pixels, detected)
+        if self.film.evidence_cfg.propose:
+            extended, extrapolated = with_ends(extended, extrapolated, self.film.ends(levels, detected), levels.pitch)
+        return extended, extrapolated, levels
+
+    def log_likelihoods(self, pixels: np.ndarray, extended: Spine, extrapolated: np.ndarray, levels: FilmLevels | None,
+                        age: float | None = None, sex: str | None = None) -> np.ndarray:
+        """(n, len(CLASSES)): the network's log-probabilities plus the level map's weighted evidence."""
+        logp = self.log_probs(pixels, extended, extrapolated, age, sex)
+        return logp if levels is None else logp + self.film.evidence(levels, spine_boxes(extended))
+
     def name(self, pixels: np.ndarray, chain: Spine, expected: tuple[str, ...], age: float | None = None,
              sex: str | None = None) -> tuple[Spine, list[str], Naming | None]:
         """The chain named (extended by candidates beyond its ends, members dropped or inserted as decoded), its
         warnings and the decode itself."""
         if len(chain) == 0:
             return chain, [], None
-        extended, extrapolated = extend_chain(chain, pixels.shape[0], self.crop.extend)
-        naming = decode(self.log_probs(pixels, extended, extrapolated, age, sex), self.decode_cfg, expected, ~extrapolated)
-        spine = apply_naming(extended, naming, extrapolated, expected)
-        counted = [v.level for v in extended.vertebrae]
-        return spine, naming_warnings(naming, extrapolated, spine, self.decode_cfg, counted), naming
+        extended, extrapolated, levels = self.candidates(pixels, chain)
+        logp = self.log_likelihoods(pixels, extended, extrapolated, levels, age, sex)
+        return name_chain(extended, extrapolated, logp, self.decode_cfg, expected, pixels.shape[0])
+
+
+def name_chain(extended: Spine, extrapolated: np.ndarray, logp: np.ndarray, cfg: DecodeConfig,
+               expected: tuple[str, ...], height: int | None = None) -> tuple[Spine, list[str], Naming]:
+    """Decode ``logp`` over the extended chain, apply the naming and say what a reader should know (with the film's
+    ``height``, also where the expected run is cut off by the film's end)."""
+    naming = decode(logp, cfg, expected, ~extrapolated)
+    spine = apply_naming(extended, naming, extrapolated, expected)
+    counted = [v.level for v in extended.vertebrae]
+    warnings = naming_warnings(naming, extrapolated, spine, cfg, counted)
+    return spine, warnings + (end_warnings(spine, expected, height) if height else []), naming
+
+
+def end_warnings(spine: Spine, expected: tuple[str, ...], height: int) -> list[str]:
+    """The expected run's levels above the first named vertebra or below the last: 'not on the film' where the
+    vertebra at that end lies within a pitch of the film's edge, else 'not found'."""
+    named = [v for v in spine.vertebrae if v.level in expected]
+    if len(named) < 2:
+        return []
+    pitch = abs(named[-1].box.center[1] - named[0].box.center[1]) / max(1, len(named) - 1)
+    first, last = expected.index(named[0].level), expected.index(named[-1].level)
+    out = []
+    for missing, edge, where, end in ((expected[:first], named[0].box.y1, "above", named[0]),
+                                      (expected[last + 1:], height - named[-1].box.y2, "below", named[-1])):
+        if not missing:
+            continue
+        span = missing[0] if len(missing) == 1 else f"{missing[0]}-{missing[-1]}"
+        if edge < pitch:
+            out.append(f"the film ends {where} {end.level}: {span} not on the film, so not measured")
+        else:
+            out.append(f"{span} not found {where} {end.level} although the film goes on; check the film's "
+                       f"{'upper' if where == 'above' else 'lower'} end")
+    return out
+
+
+def with_ends(extended: Spine, extrapolated: np.ndarray, ends: Sequence[tuple[str, Box]], pitch: float) -> tuple[Spine, np.ndarray]:
+    """The extended chain with the painted ``ends`` as candidates: each replaces the extrapolated candidate within
+    half a pitch of it, else joins the chain at its height."""
+    members, flags = list(extended.vertebrae), list(map(bool, extrapolated))
+    for _, box in ends:
+        near = [i for i, (v, extra) in enumerate(zip(members, flags)) if extra and abs(v.box.center[1] - box.center[1]) < pitch / 2]
+        candidate = Vertebra(None, box, score=0.0, inferred=True)
+        if near:
+            members[near[0]] = candidate
+        else:
+            members.append(candidate)
+            flags.append(True)
+    order = np.argsort([v.box.center[1] for v in members], kind="stable")
+    return extended.with_(vertebrae=tuple(members[i] for i in order)), np.array([flags[i] for i in order], bool)
 
 
 def _top_levels(posterior: np.ndarray, k: int = 3) -> tuple[tuple[str, float], ...]:

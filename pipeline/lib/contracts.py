@@ -2,6 +2,7 @@
 
     Detects        film pixels -> raw detections (boxes in image px, scores)
     NamesLevels    film pixels, a chain -> the chain named (vertebrae dropped or inserted), warnings, the decode
+    ReadsLevels    film pixels, a chain's boxes -> the whole film's level evidence (read by a NamesLevels)
     Outlines       film pixels, vertebra boxes -> one amodal outline per box (or None)
     Corners        film pixels, vertebra boxes (one chain, cranial first), outlines -> (4, 2) corners per box
                    (one that ignores the outlines says so by ``reads_outlines = False``: callers may pass None)
@@ -30,6 +31,11 @@ class Detects(Protocol):
 class NamesLevels(Protocol):
     def name(self, pixels: np.ndarray, chain: Spine, expected: tuple[str, ...], age: float | None = None,
              sex: str | None = None) -> tuple[Spine, list[str], object]: ...
+
+
+@runtime_checkable
+class ReadsLevels(Protocol):
+    def read(self, pixels: np.ndarray, boxes: np.ndarray) -> object: ...
 
 
 @runtime_checkable

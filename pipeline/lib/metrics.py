@@ -187,3 +187,31 @@ def paired_shares(before: np.ndarray, after: np.ndarray) -> dict:
     gained, lost = int((a & ~b).sum()), int((b & ~a).sum())
     p = stats.binomtest(gained, gained + lost, 0.5).pvalue if gained + lost else 1.0
     return {"films_better": gained, "films_worse": lost, "p_mcnemar": float(p)}
+
+
+def frame_errors(pred: dict, truth: dict, width: int, height: int, frame_height: float = 704.0) -> tuple[np.ndarray, np.ndarray]:
+    """Per true corner of a film (levels of ``truth``, (4, 2) image px each): the error in a frame resized to
+    ``frame_height`` px high (inf where ``pred`` has no such level: a missing vertebra is four corners off), and the
+    squared distance in coordinates normalised by the film's width and height (nan where missing)."""
+    scale = frame_height / height
+    errors, squared = [], []
+    for level, true in truth.items():
+        if level not in pred:
+            errors += [np.inf] * 4
+            squared += [np.nan] * 4
+            continue
+        d = np.asarray(pred[level], float) - np.asarray(true, float)
+        errors += list(np.linalg.norm(d, axis=-1) * scale)
+        squared += list(((d / (width, height)) ** 2).sum(axis=-1))
+    return np.array(errors, float), np.array(squared, float)
+
+
+def landmark_summary(errors: np.ndarray, squared: np.ndarray) -> dict:
+    """OR20 and OR40 (share of corners more than 20 / 40 px off in the 704-px frame, missing ones included), NMSE
+    (mean normalised squared distance of the placed corners) and how many corners were missing."""
+    e, s = np.asarray(errors, float).ravel(), np.asarray(squared, float).ravel()
+    if e.size == 0:
+        return {"corners": 0, "or20": None, "or40": None, "nmse": None, "missing": 0}
+    placed = s[np.isfinite(s)]
+    return {"corners": int(e.size), "or20": float((e > 20).mean()), "or40": float((e > 40).mean()),
+            "nmse": float(placed.mean()) if placed.size else None, "missing": int((~np.isfinite(e)).sum())}

@@ -77,3 +77,38 @@ def load_or_make_split(path: str | Path, annotations: Sequence[Annotation], val_
     split = make_split([a.patient for a in annotations], val_fraction, seed)
     save_split(split, path)
     return split
+
+
+FOLDS_SCHEMA = "patient-folds/1"
+
+
+def make_folds(patients: Sequence[str], k: int = 5, seed: int = 0, linked: Sequence[Sequence[str]] = ()) -> list[frozenset[str]]:
+    """``k`` patient-grouped folds of near-equal size: every film of a patient in one fold, and patients ``linked``
+    (one film filed under two keys) in the same fold."""
+    unique = sorted(set(patients))
+    group_of = {p: p for p in unique}
+    for group in linked:
+        members = sorted(p for p in group if p in group_of)
+        for p in members:
+            group_of[p] = members[0]
+    groups = sorted(set(group_of.values()))
+    order = np.random.default_rng(seed).permutation(len(groups))
+    fold_of_group = {groups[j]: i % k for i, j in enumerate(order)}
+    return [frozenset(p for p in unique if fold_of_group[group_of[p]] == f) for f in range(k)]
+
+
+def load_or_make_folds(path: str | Path, annotations: Sequence[Annotation], k: int = 5, seed: int = 0,
+                       linked: Sequence[Sequence[str]] = ()) -> list[frozenset[str]]:
+    """The folds saved at ``path`` (made from the annotations' patients and saved there once if absent)."""
+    path = Path(path)
+    if not path.exists():
+        folds = make_folds([a.patient for a in annotations], k, seed, linked)
+        atomic_write_json(path, {"schema": FOLDS_SCHEMA, "seed": seed, "folds": [sorted(f) for f in folds]})
+    with open(path, encoding="utf-8") as handle:
+        data = json.load(handle)
+    if data.get("schema") != FOLDS_SCHEMA:
+        raise ValueError(f"{path}: expected schema {FOLDS_SCHEMA!r}, got {data.get('schema')!r}")
+    folds = [frozenset(f) for f in data["folds"]]
+    if len(folds) != k:
+        raise ValueError(f"{path}: holds {len(folds)} folds, {k} asked for")
+    return folds

@@ -80,6 +80,14 @@ def checkpoint_state(path: Path) -> tuple[dict, dict]:
     return model.state_dict(), dict(model.yaml)
 
 
+def ultralytics_epochs(cfg: DetectorConfig, checkpoint: Path) -> dict:
+    """Epochs configured, trained (rows of the run's results.csv) and the one the checkpoint is from."""
+    results = Path(checkpoint).parents[1] / "results.csv"
+    trained = max(0, len(results.read_text().splitlines()) - 1) if results.exists() else None
+    epoch = torch.load(checkpoint, map_location="cpu", weights_only=False).get("epoch", -2)
+    return {"configured": cfg.train.epochs, "trained": trained, "model_from": epoch + 1 if epoch >= 0 else trained}
+
+
 def write_model_folder(cfg: DetectorConfig, checkpoint: Path, folder: Path, described: dict) -> Path:
     """The self-describing model folder of an ultralytics checkpoint (weights in half precision)."""
     state, model_yaml = checkpoint_state(checkpoint)
@@ -90,6 +98,7 @@ def write_model_folder(cfg: DetectorConfig, checkpoint: Path, folder: Path, desc
         "output": "boxes xyxy in original image px, scores; levels named by pipeline.lib.priors",
         "predict": configlib.to_dict(cfg.predict),
         "trained_on": described,
+        "epochs": ultralytics_epochs(cfg, checkpoint),
     }
     save_model_folder(folder, state, cfg, meta)
     (folder / "model.yaml").write_text(yaml.safe_dump(model_yaml, sort_keys=False))

@@ -23,7 +23,7 @@ from pipeline.lib.cropdata import CropDataModule
 from pipeline.lib.datasets.sources import crop_stage_sets
 from pipeline.lib.geometry import CORNERS
 from pipeline.lib.modelfolder import save_model_folder, update_meta
-from pipeline.lib.training import TrainResult, best_state, fit, seeded, stage_main
+from pipeline.lib.training import TrainResult, best_state, epochs_record, fit, seeded, stage_main
 
 
 def jitter_masks(masks: torch.Tensor, max_px: int = 2) -> torch.Tensor:
@@ -100,7 +100,8 @@ def train(cfg: KeypointsConfig) -> TrainResult:
     best = fit(seeded(cfg.train, lambda: KeypointModule(cfg)), data, cfg.train, run_dir, "val_corner_px", "min")
     if best is None:
         return TrainResult(None, {})
-    folder = save_model_folder(run_dir / "model", best_state(best), cfg, meta_for(cfg, described))
+    meta = {**meta_for(cfg, described), "epochs": epochs_record(best, cfg.train.epochs)}
+    folder = save_model_folder(run_dir / "model", best_state(best), cfg, meta)
     metrics = (
         evaluate_keypoints(CornerModel.load(folder), val_films, organisers=organiser_angles(cfg.data)) if not cfg.model.mask_channel else {}
     )

@@ -139,6 +139,7 @@ def assemble(cfg: PipelineConfig, run: Path, sources: dict[str, Path] | None = N
                     "input": m.get("input"),
                     "code_version": m.get("code_version"),
                     "validation": m.get("validation"),
+                    "epochs": m.get("epochs"),
                     **{k: v for k, v in m.items() if k.startswith("validation_")},
                 }
                 for s, m in metas.items()

@@ -17,7 +17,7 @@ from torch import nn
 
 from pipeline.lib.datasets.sources import crop_stage_sets
 from pipeline.lib.modelfolder import save_model_folder, update_meta
-from pipeline.lib.training import TrainResult, best_state, fit, seeded, stage_main
+from pipeline.lib.training import TrainResult, best_state, epochs_record, fit, seeded, stage_main
 from segmenter.config import SegmenterConfig
 from segmenter.data import datamodule
 from segmenter.evaluate import evaluate_segmenter
@@ -89,7 +89,7 @@ def train_whole_film(cfg: SegmenterConfig) -> TrainResult:
     best = fit(module, WholeFilmData(cfg, train_films, val_films), cfg.train, run_dir, "val_dice", "max")
     if best is None:
         return TrainResult(None, {})
-    meta = meta_for(cfg, described)
+    meta = {**meta_for(cfg, described), "epochs": epochs_record(best, cfg.train.epochs)}
     meta["input"] = {"channels": 1, "height": cfg.whole_film.height, "width": cfg.whole_film.width,
                      "intensity": "grey in [0, 1] mapped to [-1, 1]", "resize": "whole film to height x width"}
     folder = save_model_folder(run_dir / "model", best_state(best), cfg, meta)
@@ -109,7 +109,8 @@ def train(cfg: SegmenterConfig) -> TrainResult:
     best = fit(seeded(cfg.train, lambda: SegmenterModule(cfg)), data, cfg.train, run_dir, "val_dice", "max")
     if best is None:
         return TrainResult(None, {})
-    folder = save_model_folder(run_dir / "model", best_state(best), cfg, meta_for(cfg, described))
+    meta = {**meta_for(cfg, described), "epochs": epochs_record(best, cfg.train.epochs)}
+    folder = save_model_folder(run_dir / "model", best_state(best), cfg, meta)
     metrics = evaluate_segmenter(load_segmenter(folder), val_films)
     update_meta(folder, validation=metrics)
     return TrainResult(folder, metrics)

@@ -24,7 +24,7 @@ from detector.levelmap.model import build_model, model_input
 from pipeline.lib.datasets.sources import aasce_annotations, phantom_annotations
 from pipeline.lib.datasets.splits import load_or_make_folds
 from pipeline.lib.modelfolder import save_model_folder
-from pipeline.lib.training import TrainResult, best_state, fit, seeded, stage_main
+from pipeline.lib.training import TrainResult, best_state, epochs_record, fit, seeded, stage_main
 
 
 class FrameDataset(Dataset):
@@ -128,7 +128,8 @@ def train(cfg: LevelMapConfig) -> TrainResult:
     if last is None:
         return TrainResult(None, {})
     metrics = held_out_figures(module, data) if held_out else {"films": 0, "figures": "python -m detector.levelmap.crossval"}
-    folder = save_model_folder(run_dir / "model", best_state(last), cfg, {**meta_for(cfg, train_films, held_out), "validation": metrics})
+    folder = save_model_folder(run_dir / "model", best_state(last), cfg, {**meta_for(cfg, train_films, held_out), "validation": metrics,
+                                                                                "epochs": epochs_record(last, cfg.train.epochs)})
     return TrainResult(folder, metrics)
 
 

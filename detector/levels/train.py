@@ -25,7 +25,7 @@ from detector.levels.decode import CLASSES
 from detector.levels.model import build_model, model_input
 from pipeline.lib.datasets.sources import crop_stage_sets
 from pipeline.lib.modelfolder import save_model_folder, update_meta
-from pipeline.lib.training import TrainResult, best_state, fit, seeded, stage_main
+from pipeline.lib.training import TrainResult, best_state, epochs_record, fit, seeded, stage_main
 
 
 def augment_chain(s: ChainSample, cfg: ChainAugmentConfig, rng: np.random.Generator):
@@ -187,7 +187,8 @@ def train(cfg: LevelsConfig) -> TrainResult:
     module.model.load_state_dict(best_state(best))
     temperature = fit_temperature(module.model, calibration)
     described = {**described, "chains": {"fit": len(fit_set), "calibration": len(calibration)}}
-    folder = save_model_folder(run_dir / "model", best_state(best), cfg, meta_for(cfg, described, temperature))
+    folder = save_model_folder(run_dir / "model", best_state(best), cfg,
+                               {**meta_for(cfg, described, temperature), "epochs": epochs_record(best, cfg.train.epochs)})
     finder = spine_finder(detector)
     finder.levels = LevelIdentifier.load(folder)
     metrics = evaluate_naming(finder, val_films)

@@ -88,6 +88,16 @@ def start_from(module: L.LightningModule, folder: str | Path) -> None:
     module.model.load_state_dict({k: v for k, v in state.items() if k in own})
 
 
+def epochs_record(best: Path, configured: int) -> dict:
+    """What a model folder records of its run: epochs configured, trained (the run's last checkpoint) and the epoch
+    the model is from (``best``)."""
+    def epoch(path: Path) -> int:
+        return int(torch.load(path, map_location="cpu", weights_only=False).get("epoch", -1)) + 1
+
+    last = Path(best).parent / "last.ckpt"
+    return {"configured": configured, "trained": epoch(last if last.exists() else best), "model_from": epoch(best)}
+
+
 def best_state(path: Path, prefix: str = "model.") -> dict:
     """The network's state dict from a Lightning checkpoint this run wrote."""
     ckpt = torch.load(path, map_location="cpu", weights_only=False)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Literal
 from pipeline.lib import config as configlib
 from pipeline.lib.contracts import Corners, Detects, NamesLevels, Outlines, outlines_to_fill
 from pipeline.lib.geometry import Polygon, Spine, level_range
-from pipeline.lib.modelfolder import check_meta, code_version, read_meta
+from pipeline.lib.modelfolder import check_meta, code_version, folder_digest, read_meta
 from pipeline.lib.paths import DEFAULT_MODELS
 from pipeline.lib.priors import PriorsConfig
 
@@ -32,15 +32,6 @@ if TYPE_CHECKING:
 @lru_cache(maxsize=1)
 def _running_code() -> str:
     return code_version()
-
-
-def folder_digest(folder: Path) -> str:
-    import hashlib
-
-    digest = hashlib.sha256()
-    for path in sorted(p for p in Path(folder).rglob("*") if p.is_file() and not p.name.startswith(".")):
-        digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()
 
 
 def _lateral_priors() -> PriorsConfig:

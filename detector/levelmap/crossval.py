@@ -17,7 +17,9 @@ patients (``val_split``) are unseen by every stage, so the figures are given on 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import pickle
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -38,7 +40,7 @@ for _use in ("anchors", "all"):
         for _propose in (False, True):
             SETTINGS[f"{_use} w{_weight:g}{' +ends' if _propose else ''}"] = EvidenceConfig(_use, _weight, _propose)
 KEYS = ("films_all_levels_correct", "films_all_named_right", "levels_correct", "l5_missed", "t1_missed", "shift_plus1",
-        "shift_minus1", "right_warned", "wrong_unwarned")
+        "shift_minus1", "right_warned", "wrong_unwarned", "right_warned_any", "wrong_unwarned_any")
 
 
 def fold_config(cfg: LevelMapConfig, k: int) -> LevelMapConfig:
@@ -124,22 +126,28 @@ def figures(rows: list[dict], expected) -> dict:
     if not s.get("films_named"):
         return {"films": len(rows)}
     n = len(rows)
+    right, wrong = [r for r in rows if r["all_right"]], [r for r in rows if not r["all_right"]]
+    either = [r["flagged"] or r["disputed"] for r in rows]
     return {"films": n, **{k: s[k] for k in ("films_all_levels_correct", "films_all_named_right", "levels_correct")},
             "l5_missed": sum(r["l5_missed"] for r in rows) / n, "t1_missed": sum(r["t1_missed"] for r in rows) / n,
             "shift_plus1": s["shift_histogram"]["1"] / n, "shift_minus1": s["shift_histogram"]["-1"] / n,
-            "right_warned": sum(r["flagged"] and r["all_right"] for r in rows) / max(1, sum(bool(r["all_right"]) for r in rows)),
-            "wrong_unwarned": sum(not r["flagged"] and not r["all_right"] for r in rows) / max(1, sum(not r["all_right"] for r in rows))}
+            "right_warned": sum(r["flagged"] for r in right) / max(1, len(right)),
+            "wrong_unwarned": sum(not r["flagged"] for r in wrong) / max(1, len(wrong)),
+            "right_warned_any": sum(e for e, r in zip(either, rows) if r["all_right"]) / max(1, len(right)),
+            "wrong_unwarned_any": sum(not e for e, r in zip(either, rows) if not r["all_right"]) / max(1, len(wrong))}
 
 
 def across_folds(per_fold: list[dict]) -> dict:
-    return {k: {"mean": float(np.mean([f[k] for f in per_fold])), "sd": float(np.std([f[k] for f in per_fold], ddof=1))}
+    return {k: {"mean": float(np.mean([f[k] for f in per_fold])),
+                "sd": float(np.std([f[k] for f in per_fold], ddof=1)) if len(per_fold) > 1 else None}
             for k in KEYS if all(k in f for f in per_fold)}
 
 
 def evaluate(models: Path, cfg: LevelMapConfig, settings: dict | None = None,
-             margins: tuple[float, ...] = (1.0, 2.0, 3.0, 4.0, 6.0)) -> dict:
+             margins: tuple[float, ...] = (1.0, 2.0, 3.0, 4.0, 6.0), only: tuple[int, ...] | None = None) -> dict:
     """Figures per setting (default :data:`SETTINGS`) across the folds, the best setting's name, and for it the
-    warning's figures at several ``uncertain_margin`` values."""
+    warning's figures at several ``uncertain_margin`` values. ``only``: the films of these folds alone (a look
+    while the other folds train; nothing is chosen on it)."""
     from tqdm import tqdm
 
     from detector.levelmap.predict import LevelMap
@@ -152,30 +160,51 @@ def evaluate(models: Path, cfg: LevelMapConfig, settings: dict | None = None,
     annotations = aasce_annotations(cfg.data)
     folds = load_or_make_folds(cfg.data.repo_path(cfg.folds_file), annotations, cfg.folds, linked=cfg.data.linked_patients())
     unseen = aasce_split(cfg.data).val_patients
-    maps = [LevelMap.load(Path(cfg.output) / f"levelmap_fold{k}" / "model") for k in range(cfg.folds)]
-    cases = []
-    for ann in tqdm(annotations, desc="films", unit="film"):
-        k = next(i for i, fold in enumerate(folds) if ann.patient in fold)
-        cases.append(film_case(ann, finder, identifier, maps[k], k, ann.patient in unseen))
+    chosen = tuple(range(cfg.folds)) if only is None else tuple(only)
+    maps = {k: LevelMap.load(Path(cfg.output) / f"levelmap_fold{k}" / "model") for k in chosen}
+    cache = cases_path(cfg, models, chosen)
+    if cache.exists():
+        with open(cache, "rb") as handle:  # written by this command itself
+            cases = pickle.load(handle)
+    else:
+        cases = []
+        for ann in tqdm(annotations, desc="films", unit="film"):
+            k = next(i for i, fold in enumerate(folds) if ann.patient in fold)
+            if k in maps:
+                cases.append(film_case(ann, finder, identifier, maps[k], k, ann.patient in unseen))
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        with open(cache.with_suffix(".tmp"), "wb") as handle:
+            pickle.dump(cases, handle)
+        cache.with_suffix(".tmp").replace(cache)
     expected, snap = finder.priors("AP").expected_levels, finder.priors("AP").snap_iou
     report = {"films": len(cases), "unseen_films": sum(c.unseen for c in cases), "folds": cfg.folds,
               "models": str(models), "fold_models": cfg.output, "settings": {}}
     settings = SETTINGS if settings is None else settings
     for name, setting in settings.items():
         rows = [name_case(c, setting, identifier.decode_cfg, snap) for c in cases]
-        report["settings"][name] = summary(cases, rows, expected, cfg.folds)
+        report["settings"][name] = summary(cases, rows, expected, chosen)
     best = max(report["settings"], key=lambda n: report["settings"][n]["across_folds"]["films_all_levels_correct"]["mean"])
     report["chosen"] = best
     report["warning_margins"] = {}
     for margin in margins:
         decode_cfg = replace(identifier.decode_cfg, uncertain_margin=margin)
         rows = [name_case(c, settings[best], decode_cfg, snap) for c in cases]
-        report["warning_margins"][f"{margin:g}"] = summary(cases, rows, expected, cfg.folds)["across_folds"]
+        report["warning_margins"][f"{margin:g}"] = summary(cases, rows, expected, chosen)["across_folds"]
     return report
 
 
-def summary(cases: list[FilmCase], rows: list[dict], expected, k: int) -> dict:
-    per_fold = [figures([r for c, r in zip(cases, rows) if c.fold == f], expected) for f in range(k)]
+def cases_path(cfg: LevelMapConfig, models: Path, folds: tuple[int, ...]) -> Path:
+    """Where the films' cases are kept: keyed by the model set's files and the fold maps' weights."""
+    from pipeline.lib.modelfolder import folder_digest
+
+    key = [folder_digest(models / "detector"), folder_digest(models / "levels"), list(folds)]
+    key += [folder_digest(Path(cfg.output) / f"levelmap_fold{k}" / "model") for k in folds]
+    digest = hashlib.sha1(json.dumps(key).encode()).hexdigest()[:16]
+    return cfg.data.repo_path(cfg.cache) / f"cv_cases_{digest}.pkl"
+
+
+def summary(cases: list[FilmCase], rows: list[dict], expected, folds: tuple[int, ...]) -> dict:
+    per_fold = [figures([r for c, r in zip(cases, rows) if c.fold == f], expected) for f in folds]
     return {"across_folds": across_folds(per_fold), "per_fold": per_fold,
             "unseen_pooled": figures([r for c, r in zip(cases, rows) if c.unseen], expected)}
 
@@ -193,14 +222,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a level map config key, e.g. train.epochs=8")
     parser.add_argument("--models", default=str(DEFAULT_MODELS), help="the model set whose detector and identifier name the chains")
     parser.add_argument("--out", help="write the report to this JSON file")
+    parser.add_argument("--folds", type=int, nargs="+", help="evaluate the films of these folds only (a look, not a choice)")
     args = parser.parse_args(argv)
     cfg = configlib.load(LevelMapConfig, args.config, ["output=runs/cv"] + args.set)
     if args.command == "train":
         for folder in train_folds(cfg):
             print(f"fold model: {folder}")
         return 0
-    report = evaluate(Path(args.models), cfg)
-    table = {name: {k: f"{v['mean']:.3f} ± {v['sd']:.3f}" for k, v in s["across_folds"].items()} for name, s in report["settings"].items()}
+    report = evaluate(Path(args.models), cfg, only=tuple(args.folds) if args.folds else None)
+    table = {name: {k: f"{v['mean']:.3f} ± {v['sd'] or 0:.3f}" for k, v in s["across_folds"].items()}
+             for name, s in report["settings"].items()}
     print(json.dumps({"chosen": report["chosen"], "across_folds": table}, indent=1))
     if args.out:
         atomic_write_json(args.out, report)

@@ -1,6 +1,6 @@
 """Naming figures of a spine finder (detector, priors and, when it has one, the level identifier) on annotated films.
 
-    python -m detector.levels.evaluate [--models LEVELS_DIR | --count-only] [--detector DIR]
+    python -m detector.levels.evaluate [--models LEVELS_DIR | --count-only] [--detector DIR] [--levelmap DIR|none]
                                        [--on val|calibration|challenge|phantoms] [--phantoms N]
                                        [--decode KEY=VALUE ...] [--out REPORT.json]
 
@@ -140,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", default=str(DEFAULT_MODELS / "levels"), help="level identifier model folder")
     parser.add_argument("--count-only", action="store_true", help="no identifier: the priors name the chain by its count")
     parser.add_argument("--detector", default=str(DEFAULT_MODELS / "detector"), help="detector model folder")
+    parser.add_argument("--levelmap", help="a level map model folder whose whole-film evidence the identifier adds "
+                                           "(default: the shipped set's, when it has one; 'none': without)")
     parser.add_argument("--on", default="val", choices=["val", "calibration", "challenge", "phantoms"],
                         help="AASCE validation films (patient split), the training films the identifier held out "
                              "(calibration), the full-length challenge films, or held-out phantoms")
@@ -152,7 +154,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     data = DataConfig()
     finder = spine_finder(args.detector, levels=None if args.count_only else args.models)
-    figures = {"on": args.on, "identifier": None if args.count_only else args.models}
+    levelmap = args.levelmap or (str(DEFAULT_MODELS / "levelmap") if (DEFAULT_MODELS / "levelmap").is_dir() else "none")
+    if finder.levels is not None and levelmap != "none":
+        from detector.levelmap.predict import LevelMap
+
+        finder.levels.film = LevelMap.load(levelmap)
+    figures = {"on": args.on, "identifier": None if args.count_only else args.models,
+               "levelmap": None if finder.levels is None or levelmap == "none" else levelmap}
     if args.decode and finder.levels is not None:
         finder.levels = finder.levels.with_settings(decode_settings(finder.levels.decode_cfg, args.decode))
         figures["decode"] = list(args.decode)

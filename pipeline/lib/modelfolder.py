@@ -83,6 +83,16 @@ def load_weights(network, folder: str | Path) -> None:
         raise ModelFolderError(f"{path}: does not fit the {type(network).__name__} network ({detail[:160]})") from None
 
 
+def folder_digest(folder: str | Path) -> str:
+    """sha256 over every file of a folder (names and bytes, hidden files left out)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(p for p in Path(folder).rglob("*") if p.is_file() and not p.name.startswith(".")):
+        digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
 def read_meta(folder: str | Path) -> dict:
     path = Path(folder) / META
     if not path.exists():

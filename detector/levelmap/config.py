@@ -34,11 +34,13 @@ class FrameConfig:
 class EvidenceConfig:
     """How the map enters the chain decode: ``use`` 'all' (every level T1-L5) or 'anchors' (T1, T12 and L5 only;
     the others read as 'some other level'); ``weight`` multiplies its log-likelihoods (0: off); ``propose``: a
-    level T1-L5 painted where no chain member lies becomes a candidate member (the decode decides)."""
+    level T1-L5 painted past the chain's ends becomes a candidate member (the decode decides); ``warn``: a film
+    whose names the map alone would give otherwise carries the 'disputed' warning."""
 
     use: Literal["all", "anchors"] = "all"
     weight: float = 1.0
     propose: bool = True
+    warn: bool = True
     min_area: float = 0.3
 
     def validate(self) -> None:

@@ -38,9 +38,10 @@ SETTINGS: dict[str, EvidenceConfig | None] = {"off": None}
 for _use in ("anchors", "all"):
     for _weight in (0.5, 1.0, 2.0, 4.0):
         for _propose in (False, True):
-            SETTINGS[f"{_use} w{_weight:g}{' +ends' if _propose else ''}"] = EvidenceConfig(_use, _weight, _propose)
+            SETTINGS[f"{_use} w{_weight:g}{' +ends' if _propose else ''}"] = EvidenceConfig(_use, _weight, _propose, True)
 KEYS = ("films_all_levels_correct", "films_all_named_right", "levels_correct", "l5_missed", "t1_missed", "shift_plus1",
-        "shift_minus1", "right_warned", "wrong_unwarned", "right_warned_any", "wrong_unwarned_any")
+        "shift_minus1", "right_warned", "wrong_unwarned", "right_warned_any", "wrong_unwarned_any", "right_warned_map",
+        "wrong_unwarned_map")
 
 
 def fold_config(cfg: LevelMapConfig, k: int) -> LevelMapConfig:
@@ -109,11 +110,12 @@ def name_case(case: FilmCase, setting: EvidenceConfig | None, decode_cfg, snap_i
         found, warnings = Spine((), view="AP"), []
     else:
         spine, flags, logp, log_map = case.variants["ends" if setting is not None and setting.propose else "plain"]
-        if setting is not None:
-            logp = logp + setting.weight * decode_evidence(log_map, setting.use)
-        found, warnings, _ = name_chain(spine, flags, logp, decode_cfg, case.expected, case.height)
+        evidence = None if setting is None else setting.weight * decode_evidence(log_map, setting.use)
+        warns = setting is not None and setting.warn
+        found, warnings, _ = name_chain(spine, flags, logp, decode_cfg, case.expected, case.height, evidence, warns)
         found = snap_inferred(found, case.detections, snap_iou)
     row = film_row(found, case.truth, case.expected, warnings)
+    row["map_disputed"] = any("whole-film level map" in w for w in warnings)
     for level in ("L5", "T1"):
         placed, named = end_found(found, case.truth, level)
         row[f"{level.lower()}_missed"] = not placed
@@ -126,15 +128,18 @@ def figures(rows: list[dict], expected) -> dict:
     if not s.get("films_named"):
         return {"films": len(rows)}
     n = len(rows)
-    right, wrong = [r for r in rows if r["all_right"]], [r for r in rows if not r["all_right"]]
+    right, wrong = [r for r in rows if r["all_named_right"]], [r for r in rows if not r["all_named_right"]]
     either = [r["flagged"] or r["disputed"] for r in rows]
+    by_map = [r["flagged"] or r["map_disputed"] for r in rows]
     return {"films": n, **{k: s[k] for k in ("films_all_levels_correct", "films_all_named_right", "levels_correct")},
             "l5_missed": sum(r["l5_missed"] for r in rows) / n, "t1_missed": sum(r["t1_missed"] for r in rows) / n,
             "shift_plus1": s["shift_histogram"]["1"] / n, "shift_minus1": s["shift_histogram"]["-1"] / n,
             "right_warned": sum(r["flagged"] for r in right) / max(1, len(right)),
             "wrong_unwarned": sum(not r["flagged"] for r in wrong) / max(1, len(wrong)),
-            "right_warned_any": sum(e for e, r in zip(either, rows) if r["all_right"]) / max(1, len(right)),
-            "wrong_unwarned_any": sum(not e for e, r in zip(either, rows) if not r["all_right"]) / max(1, len(wrong))}
+            "right_warned_any": sum(e for e, r in zip(either, rows) if r["all_named_right"]) / max(1, len(right)),
+            "wrong_unwarned_any": sum(not e for e, r in zip(either, rows) if not r["all_named_right"]) / max(1, len(wrong)),
+            "right_warned_map": sum(e for e, r in zip(by_map, rows) if r["all_named_right"]) / max(1, len(right)),
+            "wrong_unwarned_map": sum(not e for e, r in zip(by_map, rows) if not r["all_named_right"]) / max(1, len(wrong))}
 
 
 def across_folds(per_fold: list[dict]) -> dict:

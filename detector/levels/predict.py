@@ -20,13 +20,13 @@ import torch
 from detector.levelmap.predict import FilmLevels, LevelMap
 from detector.levels.config import CropConfig, LevelsConfig
 from detector.levels.data import context_crops, extend_chain, spine_boxes, spine_features
-from detector.levels.decode import CLASSES, EXTRA_LEVELS, DecodeConfig, Naming, decode, describe_runner_up, standard_position
+from detector.levels.decode import CLASSES, EXTRA_LEVELS, DecodeConfig, Naming, decode, describe_runner_up, shift_between, standard_position
 from detector.levels.model import CropEmbedder, build_model, model_input
 from pipeline.lib import config as configlib
 from pipeline.lib.geometry import STANDARD_LEVELS, Box, Spine, Vertebra
 from pipeline.lib.modelfolder import load_weights, read_meta
 from pipeline.lib.onnxrun import Runtime, runner
-from pipeline.lib.result import LEVELS_DISPUTED, LEVELS_UNCERTAIN
+from pipeline.lib.result import LEVELS_DISPUTED, LEVELS_UNCERTAIN, levels_disputed, levels_uncertain
 
 
 @dataclass
@@ -88,12 +88,6 @@ class LevelIdentifier:
             extended, extrapolated = with_ends(extended, extrapolated, self.film.ends(levels, detected), levels.pitch)
         return extended, extrapolated, levels
 
-    def log_likelihoods(self, pixels: np.ndarray, extended: Spine, extrapolated: np.ndarray, levels: FilmLevels | None,
-                        age: float | None = None, sex: str | None = None) -> np.ndarray:
-        """(n, len(CLASSES)): the network's log-probabilities plus the level map's weighted evidence."""
-        logp = self.log_probs(pixels, extended, extrapolated, age, sex)
-        return logp if levels is None else logp + self.film.evidence(levels, spine_boxes(extended))
-
     def name(self, pixels: np.ndarray, chain: Spine, expected: tuple[str, ...], age: float | None = None,
              sex: str | None = None) -> tuple[Spine, list[str], Naming | None]:
         """The chain named (extended by candidates beyond its ends, members dropped or inserted as decoded), its
@@ -101,19 +95,40 @@ class LevelIdentifier:
         if len(chain) == 0:
             return chain, [], None
         extended, extrapolated, levels = self.candidates(pixels, chain)
-        logp = self.log_likelihoods(pixels, extended, extrapolated, levels, age, sex)
-        return name_chain(extended, extrapolated, logp, self.decode_cfg, expected, pixels.shape[0])
+        logp = self.log_probs(pixels, extended, extrapolated, age, sex)
+        evidence = None if levels is None else self.film.evidence(levels, spine_boxes(extended))
+        warns = self.film is not None and self.film.evidence_cfg.warn
+        return name_chain(extended, extrapolated, logp, self.decode_cfg, expected, pixels.shape[0], evidence, warns)
 
 
-def name_chain(extended: Spine, extrapolated: np.ndarray, logp: np.ndarray, cfg: DecodeConfig,
-               expected: tuple[str, ...], height: int | None = None) -> tuple[Spine, list[str], Naming]:
-    """Decode ``logp`` over the extended chain, apply the naming and say what a reader should know (with the film's
-    ``height``, also where the expected run is cut off by the film's end)."""
-    naming = decode(logp, cfg, expected, ~extrapolated)
+def name_chain(extended: Spine, extrapolated: np.ndarray, logp: np.ndarray, cfg: DecodeConfig, expected: tuple[str, ...],
+               height: int | None = None, evidence: np.ndarray | None = None, map_warns: bool = False) -> tuple[Spine, list[str], Naming]:
+    """Decode the identifier's ``logp`` plus the level map's ``evidence`` (when given) over the extended chain, apply
+    the naming and say what a reader should know: with the film's ``height`` also where the expected run is cut off
+    by the film's end; with ``map_warns``, when the map alone would name the chain otherwise."""
+    naming = decode(logp if evidence is None else logp + evidence, cfg, expected, ~extrapolated)
     spine = apply_naming(extended, naming, extrapolated, expected)
     counted = [v.level for v in extended.vertebrae]
     warnings = naming_warnings(naming, extrapolated, spine, cfg, counted)
+    if evidence is not None and map_warns and not (levels_uncertain(warnings) or levels_disputed(warnings)):
+        warnings += [w for w in [map_dispute(evidence, cfg, expected, extrapolated, naming.labels)] if w]
     return spine, warnings + (end_warnings(spine, expected, height) if height else []), naming
+
+
+def map_dispute(evidence: np.ndarray, cfg: DecodeConfig, expected: tuple[str, ...], extrapolated: np.ndarray,
+                labels: Sequence[str | None]) -> str | None:
+    """The disputed warning when the level map's evidence alone, decoded under the same priors, names a detected
+    member otherwise than ``labels`` (the naming given); None when they agree."""
+    alone = decode(evidence, cfg, expected, ~extrapolated).labels
+    pairs = [(a, b) for a, b, extra in zip(labels, alone, extrapolated) if a and b and not extra]
+    differ = [(a, b) for a, b in pairs if a != b]
+    if not differ:
+        return None
+    shift = shift_between(tuple(a for a, _ in pairs), tuple(b for _, b in pairs))
+    word = {1: "one", 2: "two", 3: "three"}.get(abs(shift or 0), str(abs(shift or 0)))
+    what = (f"every level {word} {'lower' if shift > 0 else 'higher'} (the {differ[0][0]} as {differ[0][1]})" if shift
+            else f"{len(differ)} of {len(pairs)} vertebrae otherwise (the {differ[0][0]} as {differ[0][1]})")
+    return f"{LEVELS_DISPUTED}: the whole-film level map alone names {what}; check the levels on the film"
 
 
 def end_warnings(spine: Spine, expected: tuple[str, ...], height: int) -> list[str]:

@@ -50,7 +50,7 @@ def test_rerun_resumes_instead_of_retraining(tiny_models, capsys):
     run = tiny_models.parent
     cfg = configlib.build(PipelineConfig, {"name": run.name, "output": str(run.parent), "profile": "tiny"})
     train_all(cfg)
-    assert capsys.readouterr().out.count("skipped") == 4  # detector, levels, segmenter, keypoints (no framer: reframe outline)
+    assert capsys.readouterr().out.count("skipped") == 5  # detector, levels, levelmap, segmenter, keypoints (no framer: reframe outline)
 
 
 @pytest.mark.slow

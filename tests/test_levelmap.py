@@ -136,3 +136,18 @@ def test_frame_errors_count_a_missing_vertebra_as_four_corners_off():
     assert squared[0] == pytest.approx((30 / 500) ** 2 + (40 / 1408) ** 2)
     s = landmark_summary(errors, squared)
     assert s["or20"] == 1.0 and s["or40"] == 0.5 and s["missing"] == 4 and s["nmse"] == pytest.approx(squared[0])
+
+
+def test_a_setting_is_chosen_only_when_it_beats_off_in_more_folds_than_it_loses():
+    from detector.levelmap.crossval import choose
+
+    def arm(values):
+        return {"per_fold": [{"films_all_named_right": v} for v in values],
+                "across_folds": {"films_all_named_right": {"mean": float(np.mean(values))}}}
+
+    settings = {"off": arm([0.7, 0.7, 0.7]), "lucky": arm([1.0, 0.6, 0.6]), "steady": arm([0.75, 0.72, 0.7])}
+    assert choose(settings) == "steady"  # lucky has the best mean, but loses to off in two folds of three
+    assert settings["lucky"]["folds_better_worse_than_off"] == [1, 2]
+    assert settings["steady"]["folds_better_worse_than_off"] == [2, 0]
+    settings.pop("steady")
+    assert choose(settings) == "off"

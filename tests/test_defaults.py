@@ -12,7 +12,8 @@ from pipeline.stages import STAGES
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "models" / "default"
-ARCHITECTURE = ("model", "crop", "predict", "priors", "decode", "mode", "whole_film", "loss")  # what the network is and how it is used
+# what the network is and how it is used
+ARCHITECTURE = ("model", "crop", "frame", "evidence", "predict", "priors", "decode", "mode", "whole_film", "loss")
 
 
 @pytest.mark.parametrize("stage", [s for s in STAGES], ids=lambda s: s.name)

@@ -114,8 +114,11 @@ def landmark_figures(model, films: Sequence[Annotation], find_spine: Callable, o
         pixels = read_radiograph(ann.image).pixels
         truth = {v.level: v.corners for v in ann.spine.vertebrae if v.corners is not None and v.level}
         named = {v.level: v.box for v in find_spine(pixels).vertebrae if v.level in truth}
-        for key, boxes in (("by_position", film_boxes(ann, pixels, find_spine)), ("by_name", named)):
-            predicted = film_corners(model, ann, pixels, find_spine, outlines_fn, boxes)
+        paired = film_boxes(ann, pixels, find_spine)
+        unique = list(dict.fromkeys([*paired.values(), *named.values()]))  # mostly the same boxes: read each once
+        read = film_corners(model, ann, pixels, find_spine, outlines_fn, dict(zip(unique, unique)))
+        for key, boxes in (("by_position", paired), ("by_name", named)):
+            predicted = {level: read[box] for level, box in boxes.items()}
             e, s = frame_errors(predicted, truth, pixels.shape[1], pixels.shape[0])
             errors[key][0].append(e)
             errors[key][1].append(s)

@@ -8,9 +8,22 @@ import subprocess
 import sys
 from pathlib import Path
 
+import tomllib
+
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+SOURCE_ROOTS = ("pipeline", "detector", "segmenter", "keypoints")
+
+
+def test_every_source_package_is_in_the_wheel_list():
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    on_disk = {
+        ".".join(init.parent.relative_to(ROOT).parts)
+        for top in SOURCE_ROOTS
+        for init in (ROOT / top).rglob("__init__.py")
+    }
+    assert on_disk - listed == set()
 
 
 @pytest.mark.slow

@@ -7,8 +7,8 @@ Films: N synthetic AP phantoms at a realistic size (2400 px tall), or, with --re
 Arms compare inference settings in one run, the films taken in turn by every arm (so drift of the machine's speed
 falls on all alike): 'torch', 'onnx' or 'int8' (the runtime of the crop networks and of the level identifier's CNN;
 'int8': the crop networks' int8 twins written by ``python -m pipeline.quantize``, the identifier on float ONNX), '+flip'
-(test-time flip of the corners), '+segflip' (of the segmenter), '+noframe' (the found boxes not re-drawn; the framer
-keeps its own flip setting), '+outline' (the boxes re-drawn from the segmenter's outlines, kept as the masks);
+(test-time flip of the corners), '+segflip' (of the segmenter), '+noframe' (the found boxes not re-drawn),
+'+outline' (the boxes re-drawn from the segmenter's outlines, kept as the masks);
 'set': the model set's own settings (the default without --arms). 'ARM@DIR' runs ARM on the model set in DIR
 instead of --models' (two sets compared in one run, e.g.
 ``--arms set set@/tmp/other_set``).
@@ -58,16 +58,17 @@ def time_film(models: ModelSet, pixels: np.ndarray) -> dict:
     spine = snap_inferred(spine, detections, models.options.priors_ap.snap_iou)
     t["levels"] = time.perf_counter() - start
     start = time.perf_counter()
-    framer = models.finder.framer
-    if framer is not None:
-        spine = reframe(pixels, spine, framer)
+    redraw = models.finder.redraw
+    if redraw is not None:
+        spine = reframe(pixels, spine, redraw)
     t["reframe"] = time.perf_counter() - start
     boxes = [v.box for v in spine.vertebrae]
     start = time.perf_counter()
-    outlines = models.outlines(pixels, spine) if boxes else []
+    if boxes:
+        models.outlines(pixels, spine)
     t["segment"] = time.perf_counter() - start
     start = time.perf_counter()
-    corners = models.corners.corners(pixels, boxes, outlines) if boxes else []
+    corners = models.corners.corners(pixels, boxes) if boxes else []
     t["corners"] = time.perf_counter() - start
     start = time.perf_counter()
     measure_spine(spine.with_(vertebrae=tuple(v.with_(corners=c) for v, c in zip(spine.vertebrae, corners))), pixels.shape[0])
@@ -96,11 +97,8 @@ def arm_models(models: ModelSet, arm: str) -> ModelSet:
     segmenter = models.segmenter.with_predict(SegmentPredict(flip="segflip" in tokens, runtime=runtime))
     levels_runtime = "onnx" if runtime == "onnx-int8" else runtime
     levels = replace(models.levels, runtime=levels_runtime, embed=None) if models.levels is not None else None
-    framer = None if "noframe" in tokens or models.framer is None else \
-        models.framer.with_predict(CornerPredict(flip=models.framer.flip, runtime=runtime))
     framing = "none" if "noframe" in tokens else "outline" if "outline" in tokens else models.options.reframe
-    return replace(models, corners=corners, segmenter=segmenter, levels=levels, framer=framer,
-                   options=replace(models.options, reframe=framing))
+    return replace(models, corners=corners, segmenter=segmenter, levels=levels, options=replace(models.options, reframe=framing))
 
 
 def summarise(rows: list[dict]) -> dict:

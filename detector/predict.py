@@ -188,14 +188,14 @@ def lateral_priors(priors: PriorsConfig) -> PriorsConfig:
 class SpineFinder:
     """Film pixels -> the named chain: the detector, the count and ordering priors of the view, then the level
     identifier when there is one (else the priors name the chain by its count); then each inferred vertebra takes
-    the box of a weak detection that overlaps it (``priors.snap_iou``); last, with a framer, every box is re-drawn
-    from the framer's corners or outline (:func:`reframe`)."""
+    the box of a weak detection that overlaps it (``priors.snap_iou``); last, with ``redraw`` (the segmenter), every
+    box is re-drawn from its outline (:func:`reframe`)."""
 
     detector: Detector
     priors_ap: PriorsConfig
     priors_lat: PriorsConfig
     levels: object | None = None  # a detector.levels.predict.LevelIdentifier
-    framer: object | None = None  # re-draws the boxes: a box-robust keypoint head (Corners) or the segmenter (Outlines)
+    redraw: Outlines | None = None
 
     def priors(self, view: str) -> PriorsConfig:
         return self.priors_lat if view == "LAT" else self.priors_ap
@@ -210,29 +210,22 @@ class SpineFinder:
             chain, named, _ = self.levels.name(pixels, chain, priors.expected_levels, age, sex)
             warnings = warnings + named
         chain = snap_inferred(chain, detections, priors.snap_iou)
-        return (reframe(pixels, chain, self.framer) if self.framer is not None else chain), warnings
+        return (reframe(pixels, chain, self.redraw) if self.redraw is not None else chain), warnings
 
     def __call__(self, pixels: np.ndarray, view: str = "AP") -> Spine:
         return self.find(pixels, view)[0]
 
 
-def reframe(pixels: np.ndarray, spine: Spine, framer, min_iou: float = 0.3) -> Spine:
-    """``spine`` with each vertebra's box re-drawn from what ``framer`` reads in it: the bounding box of its corners
-    (a box-robust keypoint head, :class:`keypoints.config.FramerConfig`), or, for a framer that outlines (a
-    segmenter, ``outlines(pixels, boxes)``), of its outline, which the vertebra then keeps as its mask (the
-    segmenter's reading in that box). A box is kept where the re-drawn one overlaps it by less than ``min_iou`` (the
-    framer left the vertebra it was given). Names, scores and flags are kept."""
+def reframe(pixels: np.ndarray, spine: Spine, segmenter: Outlines, min_iou: float = 0.3) -> Spine:
+    """``spine`` with each vertebra's box re-drawn as the bounding box of the outline ``segmenter`` reads
+    in it, which the vertebra then keeps as its mask. A box is kept where the re-drawn one overlaps it by less than
+    ``min_iou`` (the outline left the vertebra it was given). Names, scores and flags are kept."""
     if not len(spine):
         return spine
-    boxes = [v.box for v in spine.vertebrae]
-    if isinstance(framer, Outlines):
-        outlines = framer.outlines(pixels, boxes)
-        drawn = [None if o is None else o.points for o in outlines]
-    else:
-        drawn, outlines = framer.corners(pixels, boxes), [None] * len(boxes)
+    outlines = segmenter.outlines(pixels, [v.box for v in spine.vertebrae])
     out = []
-    for v, points, outline in zip(spine.vertebrae, drawn, outlines):
-        box = Box.from_points(np.asarray(points)) if points is not None else v.box
+    for v, outline in zip(spine.vertebrae, outlines):
+        box = Box.from_points(np.asarray(outline.points)) if outline is not None else v.box
         redrawn = box.width > 1 and box.height > 1 and box.iou(v.box) >= min_iou
         out.append(v.with_(box=box if redrawn else v.box, mask=outline if outline is not None else v.mask))
     return spine.with_(vertebrae=tuple(out))

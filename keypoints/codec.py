@@ -8,21 +8,6 @@ from __future__ import annotations
 import torch
 
 
-class RegressionCodec:
-    """Corners <-> 8 numbers in [-1, 1] (crop px scaled by the crop side)."""
-
-    def __init__(self, size: int):
-        self.size = size
-
-    def encode(self, corners: torch.Tensor) -> torch.Tensor:
-        """(..., 4, 2) crop px -> (..., 8)."""
-        return (corners / (self.size - 1) * 2 - 1).flatten(-2)
-
-    def decode(self, raw: torch.Tensor) -> torch.Tensor:
-        """(..., 8) -> (..., 4, 2) crop px."""
-        return ((raw.unflatten(-1, (4, 2)) + 1) / 2) * (self.size - 1)
-
-
 class HeatmapCodec:
     """Corners <-> 4 Gaussian heatmaps (S/stride x S/stride); decoding is the soft-argmax (the heatmap's centre of mass).
 
@@ -58,6 +43,3 @@ class HeatmapCodec:
         logits = self.beta * raw
         return self.expectation(torch.exp(logits - logits.flatten(-2).amax(dim=-1)[..., None, None]))
 
-
-def make_codec(head: str, size: int, beta: float = 1.0, stride: int = 1):
-    return RegressionCodec(size) if head == "regression" else HeatmapCodec(size, beta=beta, stride=stride)

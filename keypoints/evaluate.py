@@ -57,12 +57,11 @@ def film_boxes(ann: Annotation, pixels: np.ndarray, find_spine) -> dict:
     return {v.level: found[pairs[k]].box for k, v in enumerate(truth) if k in pairs}
 
 
-def film_corners(model, ann: Annotation, pixels: np.ndarray, find_spine, outlines_fn, boxes: dict | None = None) -> dict:
+def film_corners(model, ann: Annotation, pixels: np.ndarray, find_spine, boxes: dict | None = None) -> dict:
     """level -> predicted corners (4, 2) image px, for the truth vertebrae the boxes cover."""
     boxes = film_boxes(ann, pixels, find_spine) if boxes is None else boxes
     levels = list(boxes)
-    outlines = outlines_fn(pixels, [boxes[l] for l in levels]) if outlines_fn else None
-    return dict(zip(levels, model.corners(pixels, [boxes[l] for l in levels], outlines)))
+    return dict(zip(levels, model.corners(pixels, [boxes[l] for l in levels])))
 
 
 def by_iou(errors: list[np.ndarray], ious: list[float]) -> dict:
@@ -75,14 +74,14 @@ def by_iou(errors: list[np.ndarray], ious: list[float]) -> dict:
 
 
 def evaluate_keypoints(model, films: Sequence[Annotation], find_spine: Callable | None = None,
-                       outlines_fn: Callable | None = None, organisers: dict | None = None) -> dict:
+                       organisers: dict | None = None) -> dict:
     """Corner and Cobb figures; vertebrae the cascade missed count in ``vertebrae_missed`` (not in the errors).
     ``per_film``: by film name, its corners' mean error and count and, with all 17 found, its AASCE SMAPE share."""
     errors, cobb_pred, cobb_true, missed, ious, chains, per_film = [], [], [], 0, [], [], {}
     for ann in films:
         pixels = read_radiograph(ann.image).pixels
         boxes = film_boxes(ann, pixels, find_spine)
-        predicted = film_corners(model, ann, pixels, find_spine, outlines_fn, boxes)
+        predicted = film_corners(model, ann, pixels, find_spine, boxes)
         truth = {v.level: v.corners for v in ann.spine.vertebrae if v.corners is not None and v.level}
         true_boxes = {v.level: v.box for v in ann.spine.vertebrae}
         missed += len(set(truth) - set(predicted))
@@ -105,7 +104,7 @@ def evaluate_keypoints(model, films: Sequence[Annotation], find_spine: Callable 
     return out
 
 
-def landmark_figures(model, films: Sequence[Annotation], find_spine: Callable, outlines_fn: Callable | None = None) -> dict:
+def landmark_figures(model, films: Sequence[Annotation], find_spine: Callable) -> dict:
     """The cascade's corners against the truth in a 704-px-high frame (OR20, OR40, NMSE; a missing vertebra is four
     corners off), the found vertebrae paired with the true ones by position (overlap, whatever their names) and by
     level name (the vertebra named T7 against the true T7): the second is what a reader of per-level figures gets."""
@@ -116,7 +115,7 @@ def landmark_figures(model, films: Sequence[Annotation], find_spine: Callable, o
         named = {v.level: v.box for v in find_spine(pixels).vertebrae if v.level in truth}
         paired = film_boxes(ann, pixels, find_spine)
         unique = list(dict.fromkeys([*paired.values(), *named.values()]))  # mostly the same boxes: read each once
-        read = film_corners(model, ann, pixels, find_spine, outlines_fn, dict(zip(unique, unique)))
+        read = film_corners(model, ann, pixels, find_spine, dict(zip(unique, unique)))
         for key, boxes in (("by_position", paired), ("by_name", named)):
             predicted = {level: read[box] for level, box in boxes.items()}
             e, s = frame_errors(predicted, truth, pixels.shape[1], pixels.shape[0])

@@ -1,4 +1,4 @@
-"""Corner networks returning raw outputs: a regression head on a pooled encoder, or heatmaps from a U-Net."""
+"""The corner network returning raw outputs: four heatmaps from a U-Net (decode with :class:`keypoints.codec.HeatmapCodec`)."""
 
 from __future__ import annotations
 
@@ -13,22 +13,6 @@ def _load_pretrained(encoder: nn.Module, cfg: ModelConfig) -> None:
         from pipeline.lib.pretrained import load_imagenet_lite0
 
         load_imagenet_lite0(encoder)
-
-
-class CornerRegressor(nn.Module):
-    """forward(x (B, C, S, S) normalised) -> (B, 8) raw corner regression (decode with RegressionCodec)."""
-
-    def __init__(self, cfg: ModelConfig, in_channels: int):
-        super().__init__()
-        from segmentation_models_pytorch.encoders import get_encoder
-
-        self.encoder = get_encoder(cfg.encoder, in_channels=in_channels, depth=5, weights=None)
-        channels = self.encoder.out_channels[-1]
-        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.1), nn.Linear(channels, 256),
-                                  nn.ReLU(inplace=True), nn.Linear(256, 8))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.encoder(x)[-1])
 
 
 class CornerHeatmaps(nn.Module):
@@ -55,14 +39,12 @@ class CornerHeatmaps(nn.Module):
 
 
 def build_model(cfg: ModelConfig, pretrained: bool = True) -> nn.Module:
-    in_channels = 2 if cfg.mask_channel else 1
-    model = CornerRegressor(cfg, in_channels) if cfg.head == "regression" else CornerHeatmaps(cfg, in_channels)
+    model = CornerHeatmaps(cfg, in_channels=1)
     if pretrained:
         _load_pretrained(model.encoder, cfg)
     return model
 
 
-def model_input(images: torch.Tensor, masks: torch.Tensor | None) -> torch.Tensor:
-    """Images (B, 1, S, S) in [0, 1] -> [-1, 1]; with masks (B, 1, S, S) in {0, 1}, a second channel in [-1, 1]."""
-    x = images * 2 - 1
-    return x if masks is None else torch.cat([x, masks * 2 - 1], dim=1)
+def model_input(images: torch.Tensor) -> torch.Tensor:
+    """Images (B, 1, S, S) in [0, 1] -> [-1, 1]."""
+    return images * 2 - 1

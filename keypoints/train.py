@@ -2,9 +2,7 @@
 
 Crops come from the shared crop bank (AASCE films by the saved patient split
 with the label policy's exclusions and repairs, plus phantoms). The loss is
-a smooth L1 on the decoded corners (scaled by the crop side), for either head.
-With the mask channel on, training feeds the true mask, randomly grown or
-shrunk by a pixel or two, standing in for the segmenter's output.
+a smooth L1 on the soft-argmax corners (scaled by the crop side).
 """
 
 from __future__ import annotations
@@ -16,7 +14,7 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 
-from keypoints.codec import make_codec
+from keypoints.codec import HeatmapCodec
 from keypoints.config import KeypointsConfig
 from keypoints.model import build_model, model_input
 from pipeline.lib.cropdata import CropDataModule
@@ -26,35 +24,19 @@ from pipeline.lib.modelfolder import save_model_folder, update_meta
 from pipeline.lib.training import TrainResult, best_state, epochs_record, fit, seeded, stage_main
 
 
-def jitter_masks(masks: torch.Tensor, max_px: int = 2) -> torch.Tensor:
-    """Grow or shrink each (B, 1, S, S) binary mask by up to ``max_px`` pixels, at random."""
-    out = []
-    for mask in masks:
-        k = int(torch.randint(-max_px, max_px + 1, ()).item())
-        if k > 0:
-            mask = F.max_pool2d(mask[None], 2 * k + 1, stride=1, padding=k)[0]
-        elif k < 0:
-            mask = -F.max_pool2d(-mask[None], 2 * -k + 1, stride=1, padding=-k)[0]
-        out.append(mask)
-    return torch.stack(out)
-
-
 class KeypointModule(L.LightningModule):
     def __init__(self, cfg: KeypointsConfig):
         super().__init__()
         self.cfg = cfg
         self.model = build_model(cfg.model)
-        self.codec = make_codec(cfg.model.head, cfg.crop.size, cfg.model.heatmap_beta, cfg.model.heatmap_stride)
+        self.codec = HeatmapCodec(cfg.crop.size, beta=cfg.model.heatmap_beta, stride=cfg.model.heatmap_stride)
 
-    def corners(self, images: torch.Tensor, masks: torch.Tensor | None) -> torch.Tensor:
+    def corners(self, images: torch.Tensor) -> torch.Tensor:
         """(B, 4, 2) crop px."""
-        return self.codec.decode(self.model(model_input(images, masks if self.cfg.model.mask_channel else None)))
+        return self.codec.decode(self.model(model_input(images)))
 
     def _step(self, batch: dict, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        masks = batch["mask"]
-        if train and self.cfg.model.mask_channel:
-            masks = jitter_masks(masks)
-        pred = self.corners(batch["image"], masks)
+        pred = self.corners(batch["image"])
         loss = F.smooth_l1_loss(pred / self.cfg.crop.size, batch["corners"] / self.cfg.crop.size, beta=0.01)
         return loss, (pred - batch["corners"]).norm(dim=-1).mean()
 
@@ -76,13 +58,13 @@ class KeypointModule(L.LightningModule):
 
 def meta_for(cfg: KeypointsConfig, described: dict) -> dict:
     return {
-        "stage": "keypoints", "format": "spine-keypoints/1", "head": cfg.model.head,
+        "stage": "keypoints", "format": "spine-keypoints/1", "head": "heatmap",
         "corner_order": list(CORNERS),
-        "input": {"channels": 2 if cfg.model.mask_channel else 1, "crop_size": cfg.crop.size, "margin": cfg.crop.margin,
-                  "intensity": "grey in [0, 1] mapped to [-1, 1]; mask channel {0, 1} mapped to [-1, 1]",
+        "input": {"channels": 1, "crop_size": cfg.crop.size, "margin": cfg.crop.margin,
+                  "intensity": "grey in [0, 1] mapped to [-1, 1]",
                   "crop": "square window around the vertebra box, side = longer box side x (1 + 2 margin)"},
-        "output": "regression: 8 numbers in [-1, 1] of the crop; heatmap: 4 maps, soft-argmax",
-        "heatmap_stride": cfg.model.heatmap_stride if cfg.model.head == "heatmap" else None,
+        "output": "4 heatmaps, soft-argmax",
+        "heatmap_stride": cfg.model.heatmap_stride,
         "trained_on": described,
     }
 
@@ -102,9 +84,7 @@ def train(cfg: KeypointsConfig) -> TrainResult:
         return TrainResult(None, {})
     meta = {**meta_for(cfg, described), "epochs": epochs_record(best, cfg.train.epochs)}
     folder = save_model_folder(run_dir / "model", best_state(best), cfg, meta)
-    metrics = (
-        evaluate_keypoints(CornerModel.load(folder), val_films, organisers=organiser_angles(cfg.data)) if not cfg.model.mask_channel else {}
-    )
+    metrics = evaluate_keypoints(CornerModel.load(folder), val_films, organisers=organiser_angles(cfg.data))
     update_meta(folder, validation=metrics)
     return TrainResult(folder, metrics)
 

@@ -11,7 +11,6 @@ An override file names its stage and holds only what it changes::
     evaluate_only: runs/segmenter/model   # optional: no training, re-evaluate that model with the overrides
                                           # (a levels arm: 'count' scores the priors' count naming; a
                                           # levelmap arm: 'crossval' names the folds with the fold maps)
-    segmenter: runs/segmenter/model       # optional: outlines that feed a keypoint model's mask channel
 
 The run folder is ``runs/ablations/<file stem>``; its figures land in
 ``figures.json`` there, and ``--collect`` gathers all of them into
@@ -56,12 +55,10 @@ def _evaluate_only(stage: str, cfg, folder: str) -> dict:
 
         films = detector_sets(cfg)[1] if cfg.name != "detector__challenge" else challenge_annotations(cfg.data)
         return evaluate_detector(Detector.load(folder).with_predict(cfg.predict), films, cfg.priors, _sibling_levels(folder))
-    if stage == "keypoints":
-        from keypoints.predict import CornerModel, MaskFitCorners
+    if stage == "keypoints":  # the same head with other inference settings (flip, runtime)
+        from keypoints.predict import CornerModel
 
-        if _stage_of(folder) == "keypoints":  # the same head with other inference settings (flip, refinement)
-            return _keypoint_figures(cfg, CornerModel.load(folder).with_predict(cfg.predict), None)
-        return _keypoint_figures(cfg, MaskFitCorners(), folder)
+        return _keypoint_figures(cfg, CornerModel.load(folder).with_predict(cfg.predict))
     if stage == "segmenter":
         return _segmenter_figures(cfg, folder)
     if stage == "levels":
@@ -118,16 +115,13 @@ def _naming_figures(cfg, folder: str | Path | None) -> dict:
     }
 
 
-def _keypoint_figures(cfg, corners, segmenter_folder: str | None, find_spine=None) -> dict:
-    """Keypoint figures of ``corners`` on the truth boxes or on ``find_spine``'s, fed a segmenter's outlines when
-    named (the mask-fit baseline, or a head's mask channel: the stage alone cannot make them)."""
+def _keypoint_figures(cfg, corners, find_spine=None) -> dict:
+    """Keypoint figures of ``corners`` on the truth boxes or on ``find_spine``'s."""
     from keypoints.evaluate import evaluate_keypoints, organiser_angles
     from pipeline.lib.datasets.sources import crop_stage_sets
-    from segmenter.predict import load_segmenter
 
     films = crop_stage_sets(cfg.data, max_val=cfg.train.max_val_films)[1]
-    outlines = load_segmenter(segmenter_folder).outlines if segmenter_folder else None
-    return evaluate_keypoints(corners, films, find_spine=find_spine, outlines_fn=outlines, organisers=organiser_angles(cfg.data))
+    return evaluate_keypoints(corners, films, find_spine=find_spine, organisers=organiser_angles(cfg.data))
 
 
 def _phantom_figures(cfg, folder: Path) -> dict:
@@ -144,10 +138,9 @@ def _phantom_figures(cfg, folder: Path) -> dict:
 CASCADE_STAGES = ("segmenter", "keypoints")
 
 
-def _cascade_figures(stage: str, cfg, model: Path | None, segmenter: str | None, detector: str | Path, finder=None) -> dict:
+def _cascade_figures(stage: str, cfg, model: Path, detector: str | Path, finder=None) -> dict:
     """An arm's figures on the validation films fed the boxes ``detector`` and its priors find (``finder``, when
-    already built from it): a segmenter's Dice, or the corners of a keypoint model (``model``; None: the mask fit)
-    given ``segmenter``'s outlines."""
+    already built from it): a segmenter's Dice, or the corners of a keypoint model."""
     from detector.predict import spine_finder
 
     finder = finder or spine_finder(detector)
@@ -159,23 +152,16 @@ def _cascade_figures(stage: str, cfg, model: Path | None, segmenter: str | None,
         films = crop_stage_sets(cfg.data, max_val=cfg.train.max_val_films)[1]
         figures = evaluate_segmenter(load_segmenter(model).with_predict(cfg.predict), films, finder)
     else:
-        from keypoints.predict import CornerModel, MaskFitCorners
+        from keypoints.predict import CornerModel
 
-        corners = CornerModel.load(model).with_predict(cfg.predict) if model is not None else MaskFitCorners()
-        figures = _keypoint_figures(cfg, corners, segmenter, finder)
+        figures = _keypoint_figures(cfg, CornerModel.load(model).with_predict(cfg.predict), finder)
     return {**figures, "detector": str(detector)}
 
 
-def _feeding_segmenter(spec: dict) -> str | None:
-    """The segmenter whose outlines a keypoint arm is given (its mask channel, or the mask fit's outline)."""
-    only = spec.get("evaluate_only")
-    return spec.get("segmenter") or (only if spec.get("stage") == "keypoints" and only and _stage_of(only) != "keypoints" else None)
-
-
-def _arm_inputs(record: dict, run_dir: Path, spec: dict) -> tuple[Path | None, str | None]:
-    """(model folder, feeding segmenter folder) of a finished arm, from its record, its run folder or its spec."""
+def _arm_model(record: dict, run_dir: Path) -> Path | None:
+    """The model folder of a finished arm, from its record or its run folder."""
     model = record.get("model") or (run_dir / "model" if (run_dir / "model" / "meta.json").exists() else None)
-    return (Path(model) if model else None), record.get("segmenter") or _feeding_segmenter(spec)
+    return Path(model) if model else None
 
 
 def rescore(runs: str | Path, detector: str | Path, arms: list[str] | None = None) -> list[str]:
@@ -188,18 +174,12 @@ def rescore(runs: str | Path, detector: str | Path, arms: list[str] | None = Non
         record = json.loads(path.read_text())
         if record["stage"] not in CASCADE_STAGES or (arms and record["ablation"] not in arms):
             continue
-        spec_path = REPO_ROOT / "configs" / "ablations" / f"{record['ablation']}.yaml"
-        spec = configlib.read_yaml(spec_path) if spec_path.exists() else {}
-        model, segmenter = _arm_inputs(record, path.parent, spec)
-        if model is None and segmenter is None:
+        model = _arm_model(record, path.parent)
+        if model is None:
             continue
-        cfg = (
-            configlib.load(stage_config_class(record["stage"]), model / "config.yaml")
-            if model is not None
-            else stage_config(record["stage"], {}, [])
-        )
+        cfg = configlib.load(stage_config_class(record["stage"]), model / "config.yaml")
         finder = finder or spine_finder(detector)  # the detector is loaded once for all arms
-        record["figures"]["cascade"] = _cascade_figures(record["stage"], cfg, model, segmenter, detector, finder)
+        record["figures"]["cascade"] = _cascade_figures(record["stage"], cfg, model, detector, finder)
         atomic_write_json(path, record)
         done.append(record["ablation"])
     return done
@@ -209,7 +189,7 @@ def run_ablation(path: str | Path, sets: list[str], runs: str | Path = "runs/abl
     import importlib
 
     spec = configlib.read_yaml(path)
-    unknown = set(spec) - {"stage", "description", "overrides", "evaluate_only", "segmenter"}
+    unknown = set(spec) - {"stage", "description", "overrides", "evaluate_only"}
     if unknown or spec.get("stage") not in BY_NAME:
         raise configlib.ConfigError(
             f"{path}: needs 'stage' (one of {', '.join(BY_NAME)}), 'description', 'overrides'; unknown: {sorted(unknown)}"
@@ -222,24 +202,18 @@ def run_ablation(path: str | Path, sets: list[str], runs: str | Path = "runs/abl
     else:
         result = importlib.import_module(BY_NAME[spec["stage"]].train).train(cfg)
         figures = _naming_figures(cfg, result.folder) if spec["stage"] == "levels" else result.metrics
-        if spec.get("segmenter"):
-            from keypoints.predict import CornerModel
-
-            figures = _keypoint_figures(cfg, CornerModel.load(result.folder), spec["segmenter"])
         if spec["stage"] == "segmenter":
             figures["phantoms"] = _phantom_figures(cfg, result.folder)
     only = spec.get("evaluate_only")
     model = (Path(only) if only and _stage_of(only) == spec["stage"] else None) if only else result.folder
-    segmenter = _feeding_segmenter(spec)
-    if detector and spec["stage"] in CASCADE_STAGES and (Path(detector) / "meta.json").exists():
-        figures["cascade"] = _cascade_figures(spec["stage"], cfg, model, segmenter, detector)
+    if model is not None and detector and spec["stage"] in CASCADE_STAGES and (Path(detector) / "meta.json").exists():
+        figures["cascade"] = _cascade_figures(spec["stage"], cfg, model, detector)
     record = {
         "ablation": stem,
         "stage": spec["stage"],
         "description": spec.get("description", ""),
         "figures": figures,
         "model": str(model) if model else None,
-        "segmenter": segmenter,
     }
     atomic_write_json(Path(runs) / stem / "figures.json", record)
     return record

@@ -23,7 +23,6 @@ from typing import Sequence
 
 import numpy as np
 
-from pipeline.lib.contracts import outlines_to_fill
 from pipeline.lib.datasets.annotation import Annotation
 from pipeline.lib.files import atomic_write_json, atomic_write_text
 from pipeline.lib.geometry import Spine
@@ -51,27 +50,6 @@ def load_films(data: str, fmt: str, split: str, reference: str | None = None) ->
     return {"yolo": load_yolo, "seed": load_seed, "phantom": load_phantom_folder}[fmt](data)
 
 
-def head_reads_outlines(models: ModelSet) -> bool:
-    """Whether the set's corner head takes outlines (``reads_outlines``, :mod:`pipeline.lib.contracts`; taken as
-    yes for a head that does not say)."""
-    return getattr(models.corners, "reads_outlines", True)
-
-
-def corner_outlines(models: ModelSet, cascade: "CachedCascade | None" = None):
-    """The ``outlines_fn`` of the corner evaluation: what the pipeline gives the keypoint head beside each box.
-    None when the head reads no outline (the shipped heatmap head); else each box's outline as inference gives it:
-    the mask a found vertebra carries (drawn when its box was re-drawn from it), the segmenter's read in the box
-    for the rest and for true boxes."""
-    if not head_reads_outlines(models):
-        return None
-
-    def outlines(pixels: np.ndarray, boxes: list) -> list:
-        carried = {v.box: v.mask for v in cascade(pixels).vertebrae} if cascade else {}
-        return outlines_to_fill(models.segmenter, pixels, boxes, [carried.get(b) for b in boxes])
-
-    return outlines
-
-
 class CachedCascade:
     """Detector, priors and level identifier per film, computed once and reused by every stage's evaluation."""
 
@@ -92,7 +70,6 @@ def cobb_figures(models: ModelSet, films: Sequence[Annotation], cascade: CachedC
     from keypoints.evaluate import reference_angles
 
     clinical, aasce_pred, aasce_true, per_film = [], [], [], {}
-    reads_outlines = head_reads_outlines(models)
     for ann in films:
         truth = measure_spine(ann.spine)[0].get("cobb") or []
         if not truth or not all(v.corners is not None for v in ann.spine.vertebrae):
@@ -102,7 +79,7 @@ def cobb_figures(models: ModelSet, films: Sequence[Annotation], cascade: CachedC
         measured = {}
         if len(spine) >= 2:
             boxes = [v.box for v in spine.vertebrae]
-            corners = models.corners.corners(pixels, boxes, models.outlines(pixels, spine) if reads_outlines else None)
+            corners = models.corners.corners(pixels, boxes)
             measured = measure_spine(spine.with_(vertebrae=tuple(v.with_(corners=c) for v, c in zip(spine.vertebrae, corners))),
                                      pixels.shape[0])[0]
         found = measured.get("cobb") or [{"angle_deg": 0.0}]
@@ -136,9 +113,9 @@ def evaluate(models: ModelSet, films: Sequence[Annotation], organisers: dict | N
     if has_corners:
         report["segmentation"] = {"oracle": evaluate_segmenter(models.segmenter, films),
                                   "cascade": evaluate_segmenter(models.segmenter, films, cascade)}
-        report["corners"] = {"oracle": evaluate_keypoints(models.corners, films, None, corner_outlines(models), organisers),
-                             "cascade": evaluate_keypoints(models.corners, films, cascade, corner_outlines(models, cascade), organisers)}
-        report["landmarks_704"] = landmark_figures(models.corners, films, cascade, corner_outlines(models, cascade))
+        report["corners"] = {"oracle": evaluate_keypoints(models.corners, films, None, organisers),
+                             "cascade": evaluate_keypoints(models.corners, films, cascade, organisers)}
+        report["landmarks_704"] = landmark_figures(models.corners, films, cascade)
         report["cobb_measured"] = {"oracle": cobb_figures(models, films, None, organisers),
                                    "cascade": cobb_figures(models, films, cascade, organisers)}
     return report

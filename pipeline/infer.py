@@ -59,7 +59,7 @@ def infer(film: Radiograph, models: ModelSet, view: str | None = None, anterior:
         return SpineResult(image, spine, {}, warnings + ("no spine found in this film: nothing measured",), models.provenance, notes)
     boxes = [v.box for v in spine.vertebrae]
     outlines = models.outlines(film.pixels, spine)
-    corners = models.corners.corners(film.pixels, boxes, outlines)
+    corners = models.corners.corners(film.pixels, boxes)
     vertebrae = tuple(v.with_(corners=c, mask=o) for v, c, o in zip(spine.vertebrae, corners, outlines))
     spine = spine.with_(vertebrae=vertebrae, anterior=image.anterior)
     return measure_result(SpineResult(image, spine, {}, warnings, models.provenance, notes), MeasureOptions())

@@ -1,6 +1,6 @@
 """Write int8 twins of a model set's crop networks into their model folders and switch those stages to them.
 
-    python -m pipeline.quantize [--models DIR] [--stages segmenter keypoints framer] [--films 16] [--check 8]
+    python -m pipeline.quantize [--models DIR] [--stages segmenter keypoints] [--films 16] [--check 8]
                                 [--data DIR --format aasce|phantom]
 
 The model set runs on ``--films`` of the films its segmenter trained on (its resolved config's data: the AASCE
@@ -28,7 +28,7 @@ from pipeline.lib.quantize import CROP_STAGES, quantize, save_int8
 from pipeline.models import ModelSet
 
 log = logging.getLogger(__name__)
-DEFAULT_STAGES = ("segmenter", "keypoints", "framer")  # those the set holds; the keypoint head since 2026-11-29 (docs/RESULTS.md)
+DEFAULT_STAGES = ("segmenter", "keypoints")
 
 
 @dataclass
@@ -44,9 +44,9 @@ class Recorder:
 
 
 def stage_models(models: ModelSet) -> dict:
-    """The crop stages of the set that run a network through ``run`` (a mask-fit corner baseline has none)."""
-    found = {"segmenter": models.segmenter, "keypoints": models.corners, "framer": models.framer}
-    return {name: model for name, model in found.items() if model is not None and hasattr(model, "run")}
+    """The crop stages of the set that run a network through ``run`` (the whole-film segmenter has none)."""
+    found = {"segmenter": models.segmenter, "keypoints": models.corners}
+    return {name: model for name, model in found.items() if hasattr(model, "run")}
 
 
 def record(models: ModelSet, films: list) -> dict[str, list[list[np.ndarray]]]:
@@ -66,11 +66,11 @@ def record(models: ModelSet, films: list) -> dict[str, list[list[np.ndarray]]]:
             spine = finder.find(pixels, film.spine.view)[0]
             if not len(spine):  # the set finds nothing here (an untrained detector): the annotated vertebrae
                 spine = film.spine.with_(vertebrae=tuple(v.with_(corners=None, mask=None) for v in film.spine.vertebrae))
-                if finder.framer is not None and len(spine):
-                    spine = reframe(pixels, spine, finder.framer)
+                if finder.redraw is not None and len(spine):
+                    spine = reframe(pixels, spine, finder.redraw)
             boxes = [v.box for v in spine.vertebrae]
             if boxes:
-                models.corners.corners(pixels, boxes, models.outlines(pixels, spine))
+                models.corners.corners(pixels, boxes)
             for name in stages:
                 seen[name].append(per_film[name])
     finally:

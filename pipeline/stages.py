@@ -27,8 +27,7 @@ def _resolve(path: str):
 class Stage:
     """name: the stage (its model folder inside a set, its key in configs); config: 'module:Class'; yaml: the
     stage config; train: the module with ``train(cfg)`` and ``main()``; role: the Protocol its models fill;
-    optional: a model set may go without it; kind: the stage its model folders are of (their meta.json ``stage``)
-    when not ``name`` (the framer is a keypoint head)."""
+    optional: a model set may go without it."""
 
     name: str
     config: str
@@ -36,11 +35,6 @@ class Stage:
     train: str
     role: type
     optional: bool = False
-    kind: str | None = None
-
-    @property
-    def folder_stage(self) -> str:
-        return self.kind or self.name
 
     def config_class(self) -> type:
         return _resolve(self.config)
@@ -73,9 +67,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("levelmap", "detector.levelmap.config:LevelMapConfig", "configs/levelmap.yaml", "detector.levelmap.train",
           contracts.ReadsLevels, optional=True),
     Stage("segmenter", "segmenter.config:SegmenterConfig", "configs/segmenter.yaml", "segmenter.train", contracts.Outlines),
-    Stage("keypoints", "keypoints.config:KeypointsConfig", "configs/keypoints.yaml", "keypoints.train", contracts.Corners, optional=True),
-    Stage("framer", "keypoints.config:FramerConfig", "configs/framer.yaml", "keypoints.framer", contracts.Corners, optional=True,
-          kind="keypoints"),
+    Stage("keypoints", "keypoints.config:KeypointsConfig", "configs/keypoints.yaml", "keypoints.train", contracts.Corners),
 )
 BY_NAME = {s.name: s for s in STAGES}
 
@@ -87,8 +79,7 @@ VARIANTS: tuple[Variant, ...] = (
     Variant(
         "segmenter", "whole-film-unetpp", "segmenter.whole_film:WholeFilmSegmenter.load", lambda meta: meta.get("mode") == "whole_film"
     ),
-    Variant("keypoints", "heatmap", "keypoints.predict:CornerModel.load", lambda meta: meta.get("head") == "heatmap"),
-    Variant("keypoints", "regression", "keypoints.predict:CornerModel.load", lambda meta: meta.get("head", "regression") == "regression"),
+    Variant("keypoints", "heatmap", "keypoints.predict:CornerModel.load", lambda meta: True),
 )
 
 
@@ -97,11 +88,10 @@ def load_stage(stage: str, folder: str | Path, device: str = "cpu"):
     from pipeline.lib.modelfolder import check_meta, read_meta
 
     meta = read_meta(folder)
-    kind = BY_NAME[stage].folder_stage
-    if meta.get("stage") != kind:
-        raise ValueError(f"{folder}: not a {kind} model folder (stage {meta.get('stage')!r})")
-    check_meta(meta, folder, kind)
-    variant = next((v for v in VARIANTS if v.stage == kind and v.matches(meta)), None)
+    if meta.get("stage") != stage:
+        raise ValueError(f"{folder}: not a {stage} model folder (stage {meta.get('stage')!r})")
+    check_meta(meta, folder, stage)
+    variant = next((v for v in VARIANTS if v.stage == stage and v.matches(meta)), None)
     if variant is None:
         raise ValueError(f"{folder}: no registered {stage} variant matches its meta.json")
     model = variant.load(folder, device)
@@ -109,9 +99,3 @@ def load_stage(stage: str, folder: str | Path, device: str = "cpu"):
         raise TypeError(f"{folder}: the {variant.name} variant does not fill the {BY_NAME[stage].role.__name__} role")
     return model
 
-
-def mask_fit_corners():
-    """The corner variant that needs no model folder: a quadrilateral fit to the segmenter's outline."""
-    from keypoints.predict import MaskFitCorners
-
-    return MaskFitCorners()

@@ -1,12 +1,10 @@
-"""Train detector, level identifier, segmenter, keypoints (and framer) in order from one config into one model set.
+"""Train detector, level identifier, level map, segmenter and keypoints in order from one config into one model set.
 
     python -m pipeline.train_all [--config configs/pipeline.yaml] [--profile cpu|full|tiny]
                                  [--set STAGE.key=value ...] [--devices N] [--strategy ddp]
 
 Each stage runs as its own process (``python -m <stage>.train``; the level
-identifier is ``detector.levels.train`` and learns the run's own detector's chains; the framer is
-``keypoints.framer``, the keypoint head's training with box jitter, trained only where ``options.reframe`` is
-``framer``), so several
+identifier is ``detector.levels.train`` and learns the run's own detector's chains), so several
 devices (Lightning DDP, ultralytics multi-GPU) work stage by stage. Output:
 ``<output>/<name>/<stage>/`` per stage, the model set in ``<output>/<name>/model``
 and a log in ``<output>/<name>/train_all.log``. Re-running continues: a stage
@@ -43,7 +41,6 @@ class StagePaths:
     levelmap: str = "configs/levelmap.yaml"
     segmenter: str = "configs/segmenter.yaml"
     keypoints: str = "configs/keypoints.yaml"
-    framer: str = "configs/framer.yaml"
 
 
 @dataclass(frozen=True)
@@ -154,17 +151,11 @@ def run_folder(cfg: PipelineConfig) -> Path:
     return Path(cfg.output) / cfg.name if Path(cfg.output).is_absolute() else REPO_ROOT / cfg.output / cfg.name
 
 
-def trained_stages(cfg: PipelineConfig) -> tuple[str, ...]:
-    """The stages a run trains, in order: all, but the framer only where the set re-draws boxes with it
-    (``options.reframe: framer``)."""
-    return tuple(s for s in STAGES if s != "framer" or cfg.options.reframe == "framer")
-
-
 def train_all(cfg: PipelineConfig, user_sets: list[str] = (), devices: int | None = None, strategy: str | None = None) -> Path:
     run = run_folder(cfg)
     run.mkdir(parents=True, exist_ok=True)
     profile = configlib.read_yaml(REPO_ROOT / "configs" / "profiles" / f"{cfg.profile}.yaml")
-    for stage in trained_stages(cfg):
+    for stage in STAGES:
         if (run / stage / "model" / "meta.json").exists() and "validation" in read_meta(run / stage / "model"):
             print(f"[train_all] {stage}: done already ({run / stage / 'model'}), skipped")
             continue

@@ -72,18 +72,12 @@ class WholeFilmConfig:
 
 @dataclass(frozen=True)
 class PredictConfig:
-    """Inference settings. flip: also run each crop mirrored and average (test-time flip); refine: passes that
-    re-crop each vertebra around its own predicted outline and predict again (0: one pass on the given box);
-    runtime: 'onnx' runs the network by ONNX Runtime on the CPU (same outputs, about twice as fast), 'torch' by torch,
-    'onnx-int8' by the folder's 8-bit twin (``python -m pipeline.quantize``; outputs close to the float network's)."""
+    """Inference settings. flip: also run each crop mirrored and average (test-time flip); runtime: 'onnx' runs the
+    network by ONNX Runtime on the CPU (same outputs, about twice as fast), 'torch' by torch, 'onnx-int8' by
+    the folder's 8-bit twin (``python -m pipeline.quantize``; outputs close to the float network's)."""
 
     flip: bool = False
-    refine: int = 0
     runtime: Runtime = "onnx"
-
-    def validate(self) -> None:
-        if not 0 <= self.refine <= 3:
-            raise ConfigError(f"predict.refine={self.refine} must be 0 to 3 passes")
 
 
 @dataclass(frozen=True)

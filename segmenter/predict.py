@@ -44,9 +44,8 @@ def crop_mask_to_polygon(prob: np.ndarray, crop: Crop, threshold: float = 0.5) -
 
 @dataclass
 class Segmenter:
-    """A trained crop segmenter from its model folder. flip: average with the mirrored crop's probabilities;
-    refine: passes re-cropped around the previous pass's outline; run: what evaluates the network (itself, or its
-    ONNX Runtime twin on the CPU)."""
+    """A trained crop segmenter from its model folder. flip: average with the mirrored crop's probabilities; run: what
+    evaluates the network (itself, or its ONNX Runtime twin on the CPU)."""
 
     network: torch.nn.Module
     size: int
@@ -54,7 +53,6 @@ class Segmenter:
     threshold: float = 0.5
     device: str = "cpu"
     flip: bool = False
-    refine: int = 0
     runtime: Runtime = "torch"
     run: Callable | None = None
     int8: bytes | None = field(default=None, repr=False)
@@ -77,14 +75,14 @@ class Segmenter:
         load_weights(network, folder)
         network.eval().to(device)
         return cls(network, cfg.crop.size, cfg.crop.margin, float(meta.get("threshold", 0.5)), device, cfg.predict.flip,
-                   cfg.predict.refine, cfg.predict.runtime, int8=load_int8(folder))
+                   cfg.predict.runtime, int8=load_int8(folder))
 
     def with_predict(self, predict) -> "Segmenter":
         """The same network with other inference settings (a segmenter PredictConfig)."""
         from dataclasses import replace
 
         same = predict.runtime == self.runtime
-        return replace(self, flip=predict.flip, refine=predict.refine, runtime=predict.runtime, run=self.run if same else None)
+        return replace(self, flip=predict.flip, runtime=predict.runtime, run=self.run if same else None)
 
     def crops(self, boxes: Sequence[Box]) -> list[Crop]:
         return [Crop.around(box, self.margin, self.size) for box in boxes]
@@ -109,11 +107,7 @@ class Segmenter:
 
     def outlines(self, pixels: np.ndarray, boxes: Sequence[Box]) -> list[Polygon | None]:
         """One amodal outline (image px) per box, None where the crop shows no vertebra."""
-        out = [crop_mask_to_polygon(p, c, self.threshold) for p, c in self.probabilities(pixels, boxes)]
-        for _ in range(self.refine):
-            again = [Box.from_points(o.points) if o is not None else b for o, b in zip(out, boxes)]
-            out = [crop_mask_to_polygon(p, c, self.threshold) or old for (p, c), old in zip(self.probabilities(pixels, again), out)]
-        return out
+        return [crop_mask_to_polygon(p, c, self.threshold) for p, c in self.probabilities(pixels, boxes)]
 
 
 def load_segmenter(folder: str | Path, device: str = "cpu"):

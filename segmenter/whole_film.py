@@ -90,7 +90,7 @@ class WholeFilmSegmenter:
         return cls(network.eval().to(device), cfg.whole_film.height, cfg.whole_film.width, float(meta.get("threshold", 0.5)), device)
 
     def with_predict(self, predict) -> "WholeFilmSegmenter":
-        """Test-time flip and refinement are settings of the crop variant; the whole-film baseline has none."""
+        """Test-time flip is a setting of the crop variant; the whole-film baseline has none."""
         return self
 
     @torch.no_grad()

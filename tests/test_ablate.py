@@ -41,15 +41,15 @@ def test_segmenter_ablation_runs_and_is_collected(tmp_path):
 def test_keypoint_arm_without_training_is_scored_on_truth_and_detector_boxes(tmp_path):
     from pipeline.lib.paths import DEFAULT_MODELS
 
-    segmenter = str(DEFAULT_MODELS / "segmenter")
-    override = tmp_path / "keypoints__mask_fit_tiny.yaml"
-    override.write_text(f'stage: keypoints\ndescription: "mask fit"\noverrides: {{}}\nevaluate_only: {segmenter}\n')
+    head = str(DEFAULT_MODELS / "keypoints")
+    override = tmp_path / "keypoints__no_flip_tiny.yaml"
+    override.write_text(f'stage: keypoints\ndescription: "no flip"\noverrides: {{predict: {{flip: false}}}}\nevaluate_only: {head}\n')
     tiny = configlib.read_yaml(Path(__file__).resolve().parents[1] / "configs/profiles/tiny.yaml")["keypoints"]
     sets = flatten(tiny) + [f"data.phantom_dir={tmp_path / 'phantoms'}"]
     record = run_ablation(override, sets, runs=tmp_path / "ablations", detector=DEFAULT_DETECTOR)
-    assert record["model"] is None and record["segmenter"] == segmenter
+    assert record["model"] == head
     truth_boxes, detector_boxes = record["figures"]["corners"], record["figures"]["cascade"]["corners"]
-    assert truth_boxes["mean_px"] < 3.0 and detector_boxes["mean_px"] < 4.0  # the mask fit to the shipped segmenter's outlines, phantoms
+    assert truth_boxes["mean_px"] < 3.0 and detector_boxes["mean_px"] < 4.0  # the shipped head without its flip, phantoms
     assert record["figures"]["cascade"]["detector"] == str(DEFAULT_DETECTOR)
 
 

@@ -22,9 +22,9 @@ def bench():
 
 def test_an_arm_says_how_the_found_boxes_are_redrawn(bench):
     models = ModelSet.load()
-    assert bench.arm_models(models, "onnx+noframe").finder.framer is None
+    assert bench.arm_models(models, "onnx+noframe").finder.redraw is None
     outline = bench.arm_models(models, "onnx+flip+outline")
-    assert outline.finder.framer is outline.segmenter and outline.corners.flip and outline.corners.runtime == "onnx"
+    assert outline.finder.redraw is outline.segmenter and outline.corners.flip and outline.corners.runtime == "onnx"
     assert bench.arm_models(models, "int8").options.reframe == models.options.reframe
     with pytest.raises(SystemExit, match="noframe or \\+outline"):
         bench.arm_models(models, "onnx+noframe+outline")

@@ -49,9 +49,8 @@ def test_stage_yaml_repeats_the_defaults(stage):
 
 
 def test_the_shipped_sets_options_are_the_pipeline_configs():
-    """train_all writes configs/pipeline.yaml's options (corner method, box re-framing, default view) into a set's
-    pipeline.yaml; the shipped set says the same, and holds a framer exactly when it re-draws its boxes with one."""
+    """train_all writes configs/pipeline.yaml's options (box re-framing, default view) into a set's pipeline.yaml;
+    the shipped set says the same."""
     options = configlib.read_yaml(ROOT / "configs" / "pipeline.yaml")["options"]
     shipped = configlib.read_yaml(SHIPPED / "pipeline.yaml")
     assert {key: shipped.get(key) for key in options} == options
-    assert (SHIPPED / "framer").exists() == (options.get("reframe", "framer") == "framer")

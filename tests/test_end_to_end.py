@@ -20,7 +20,7 @@ def tiny_models(tmp_path_factory):
     out = tmp_path_factory.mktemp("train_all")
     cfg = configlib.build(PipelineConfig, {"name": "tiny", "output": str(out), "profile": "tiny",
                                            "data": {"phantom_dir": str(out / "phantoms")}})
-    sets = [f"{stage}.cache={out / 'crops'}" for stage in ("levels", "levelmap", "segmenter", "keypoints", "framer")]
+    sets = [f"{stage}.cache={out / 'crops'}" for stage in ("levels", "levelmap", "segmenter", "keypoints")]
     sets.append(f"detector.export.folder={out / 'export'}")
     return train_all(cfg, sets)
 
@@ -28,7 +28,6 @@ def tiny_models(tmp_path_factory):
 @pytest.mark.slow
 def test_train_all_writes_a_self_describing_model_set(tiny_models):
     meta = json.loads((tiny_models / "meta.json").read_text())
-    # configs/pipeline.yaml re-draws the found boxes from the segmenter's outlines: no framer is trained
     assert meta["format"] == "spine-model-set/1" and set(meta["stages"]) == {"detector", "levels", "levelmap", "segmenter", "keypoints"}
     assert configlib.read_yaml(tiny_models / "pipeline.yaml")["reframe"] == "outline"
     for stage in ("detector", "levels", "levelmap", "segmenter", "keypoints"):
@@ -39,7 +38,6 @@ def test_train_all_writes_a_self_describing_model_set(tiny_models):
     for stage in ("segmenter", "keypoints"):  # configs/pipeline.yaml int8: quantised after assembling, and in use
         assert (tiny_models / stage / "int8.onnx").exists() and "int8" in read_meta(tiny_models / stage)
         assert configlib.read_yaml(tiny_models / stage / "config.yaml")["predict"]["runtime"] == "onnx-int8"
-    assert not (tiny_models / "framer").exists()
 
 
 @pytest.mark.slow
@@ -50,7 +48,7 @@ def test_rerun_resumes_instead_of_retraining(tiny_models, capsys):
     run = tiny_models.parent
     cfg = configlib.build(PipelineConfig, {"name": run.name, "output": str(run.parent), "profile": "tiny"})
     train_all(cfg)
-    assert capsys.readouterr().out.count("skipped") == 5  # detector, levels, levelmap, segmenter, keypoints (no framer: reframe outline)
+    assert capsys.readouterr().out.count("skipped") == 5  # detector, levels, levelmap, segmenter, keypoints
 
 
 @pytest.mark.slow

@@ -39,7 +39,7 @@ def test_bad_files_do_not_stop_the_batch(tmp_path, models):
     result = json.loads((out / f"{stem}.json").read_text())
     assert result["schema"] == "spine-geometry/1"
     assert result["model"]["name"] and set(result["model"]["runtimes"]) >= {"segmenter", "keypoints"}  # what produced it
-    assert set(result["model"]["runtimes"].values()) <= {"torch", "onnx", "onnx-int8", "mask_fit"}
+    assert set(result["model"]["runtimes"].values()) <= {"torch", "onnx", "onnx-int8"}
     assert (out / f"{stem}_overlay.png").exists()
     assert not list(out.glob("corrupt*")) and not list(out.glob("empty*"))
     assert not list(out.glob(".*.tmp"))  # nothing half-written

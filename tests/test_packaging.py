@@ -8,9 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import tomllib
-
 import pytest
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE_ROOTS = ("pipeline", "detector", "segmenter", "keypoints")

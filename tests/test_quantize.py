@@ -70,7 +70,7 @@ def test_the_shipped_crop_networks_run_on_current_int8_twins():
     models = ModelSet.load()
     for stage in (models.segmenter, models.corners):
         assert stage.runtime == "onnx-int8" and stage.int8 is not None and isinstance(stage.run, OnnxNetwork)
-    assert models.framer is None and models.options.reframe == "outline"  # boxes re-drawn from the int8 segmenter's outlines
+    assert models.finder.redraw is models.segmenter  # boxes re-drawn from the int8 segmenter's outlines
     assert models.provenance["runtimes"] == {"segmenter": "onnx-int8", "keypoints": "onnx-int8", "levels": "onnx"}
 
 

@@ -26,7 +26,7 @@ class BoxJitter:
     (dx / w, dy / h, log w'/w, log h'/h) of the Gaussian the moves are drawn from; spread scales the std.
     Off by default: trained with it (0.8), neither crop stage did better on the detector's boxes and both did worse
     on true ones (see docs/RESULTS.md, ablations ``*__jitter``), so the shipped segmenter and keypoint head are trained
-    without; the framer (``keypoints.config.FramerConfig``), which only re-draws the found boxes, is trained with it."""
+    without."""
 
     probability: float = 0.0
     mean: tuple[float, ...] = DETECTOR_ERROR_MEAN

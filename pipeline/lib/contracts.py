@@ -4,11 +4,10 @@
     NamesLevels    film pixels, a chain -> the chain named (vertebrae dropped or inserted), warnings, the decode
     ReadsLevels    film pixels, a chain's boxes -> the whole film's level evidence (read by a NamesLevels)
     Outlines       film pixels, vertebra boxes -> one amodal outline per box (or None)
-    Corners        film pixels, vertebra boxes (one chain, cranial first), outlines -> (4, 2) corners per box
-                   (one that ignores the outlines says so by ``reads_outlines = False``: callers may pass None)
+    Corners        film pixels, vertebra boxes (one chain, cranial first) -> (4, 2) corners per box
 
 Pixels are (H, W) float32 in [0, 1]; every coordinate is original image px, (x, y). The variants that fill a role
-(a crop or whole-film UNet++, a heatmap or regression head, the mask fit, ...) are registered by the tools
+(a crop or whole-film UNet++, ...) are registered by the tools
 (:mod:`pipeline.stages`), never imported here.
 """
 
@@ -54,4 +53,4 @@ def outlines_to_fill(segmenter: Outlines, pixels: np.ndarray, boxes: Sequence[Bo
 
 @runtime_checkable
 class Corners(Protocol):
-    def corners(self, pixels: np.ndarray, boxes: Sequence[Box], outlines: Sequence[Polygon | None] | None = None) -> list[np.ndarray]: ...
+    def corners(self, pixels: np.ndarray, boxes: Sequence[Box]) -> list[np.ndarray]: ...

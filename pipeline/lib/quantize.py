@@ -26,7 +26,7 @@ from pipeline.lib.modelfolder import WEIGHTS, read_meta, update_meta
 log = logging.getLogger(__name__)
 
 INT8 = "int8.onnx"
-CROP_STAGES = ("segmenter", "keypoints", "framer")  # the stages whose networks may run as int8 twins
+CROP_STAGES = ("segmenter", "keypoints")  # the stages whose networks may run as int8 twins
 QUANTISED_OPS = ("Conv", "Clip", "Add")
 
 

@@ -37,7 +37,7 @@ def random_model_set(folder: Path) -> Path:
     )
     kp_cfg = configlib.build(KeypointsConfig, {"crop": {"size": 64}, "model": {"pretrained": "none"}})
     save_model_folder(folder / "keypoints", build_keypoints(kp_cfg.model, pretrained=False).state_dict(), kp_cfg,
-                      {"stage": "keypoints", "head": kp_cfg.model.head})  # the shipped variant: heatmaps
+                      {"stage": "keypoints", "head": "heatmap"})
     configlib.dump(InferenceOptions(), folder / "pipeline.yaml")
     (folder / "meta.json").write_text('{"stage": "pipeline", "format": "spine-model-set/1"}')
     return folder

@@ -29,17 +29,17 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from detector.predict import reframe  # noqa: E402
-from pipeline.lib.measures import measure_spine  # noqa: E402
-from pipeline.lib.priors import apply_priors, snap_inferred  # noqa: E402
-from pipeline.lib.radiograph import read_radiograph  # noqa: E402
+from detector.priors import apply_priors, snap_inferred  # noqa: E402
 from pipeline.models import ModelSet  # noqa: E402
+from spine.measures import measure_spine  # noqa: E402
+from spine.radiograph import read_radiograph  # noqa: E402
 
 
 def films(args) -> list[np.ndarray]:
     if args.real:
         paths = sorted(p for p in Path(args.real).iterdir() if p.suffix.lower() in (".jpg", ".png", ".dcm"))[: args.films]
         return [read_radiograph(p).pixels for p in paths]
-    from pipeline.lib.phantom import PhantomSpec, make_phantom
+    from spine.phantom import PhantomSpec, make_phantom
 
     return [make_phantom(PhantomSpec(seed=900 + k, height_px=2400)).image for k in range(args.films)]
 
@@ -112,7 +112,7 @@ def summarise(rows: list[dict]) -> dict:
 
 
 def main() -> int:
-    from pipeline.lib.offline import configure
+    from spine.offline import configure
 
     configure()
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])

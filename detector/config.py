@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from pipeline.lib.config import ConfigError
-from pipeline.lib.datasets.sources import DataConfig
-from pipeline.lib.priors import PriorsConfig
+from detector.priors import PriorsConfig
+from spine.config import ConfigError
+from spine.research.datasets.sources import DataConfig
 
 # Median size of the Roboflow boxes over tight boxes from AASCE corners, measured on the 436 films both sets
 # share (6,499 matched boxes): width x1.185, height x1.271. 'shrink' divides them out about the box centre.

@@ -17,10 +17,10 @@ import cv2
 import numpy as np
 
 from detector.config import ROBOFLOW_BOX_SCALE, DetectorConfig
-from pipeline.lib.datasets.annotation import Annotation
-from pipeline.lib.datasets.sources import aasce_annotations, aasce_split, phantom_annotations, roboflow_annotations, seed_annotations
-from pipeline.lib.geometry import Box
-from pipeline.lib.radiograph import read_radiograph
+from spine.geometry import Box
+from spine.radiograph import read_radiograph
+from spine.research.datasets.annotation import Annotation
+from spine.research.datasets.sources import aasce_annotations, aasce_split, phantom_annotations, roboflow_annotations, seed_annotations
 
 
 def class_names(cfg: DetectorConfig) -> list[str]:

@@ -20,11 +20,12 @@ from typing import Sequence
 import numpy as np
 
 from detector.config import ROBOFLOW_BOX_SCALE
-from pipeline.lib.datasets.annotation import Annotation
-from pipeline.lib.geometry import Box, Spine
-from pipeline.lib.metrics import ap_50_95, average_precision, match_boxes
-from pipeline.lib.priors import Detection, PriorsConfig, apply_priors, name_levels, snap_inferred
-from pipeline.lib.radiograph import read_radiograph
+from detector.priors import PriorsConfig, apply_priors, name_levels, snap_inferred
+from spine.contracts import Detection
+from spine.geometry import Box, Spine
+from spine.radiograph import read_radiograph
+from spine.research.datasets.annotation import Annotation
+from spine.research.metrics import ap_50_95, average_precision, match_boxes
 
 
 def reference_spine(ann: Annotation, expected: Sequence[str]) -> Spine:
@@ -53,7 +54,7 @@ def naming_correct(found: Spine, truth: Spine, expected: Sequence[str], iou: flo
 
 
 def _before_priors(detections: list[Detection], cfg: PriorsConfig, conf: float) -> Spine:
-    from pipeline.lib.geometry import Vertebra
+    from spine.geometry import Vertebra
 
     kept = sorted((d for d in detections if d.score >= conf), key=lambda d: d.box.center[1])
     names, _ = name_levels([d.score for d in kept], cfg) if kept else ([], [])
@@ -105,15 +106,15 @@ def evaluate_detector(detector, annotations: Sequence[Annotation], priors: Prior
 
 
 def main(argv: list[str] | None = None) -> int:
-    from pipeline.lib.offline import configure
+    from spine.offline import configure
 
     configure()
     from detector.config import DetectorConfig
     from detector.data import detector_sets
     from detector.predict import Detector
-    from pipeline.lib import config as configlib
-    from pipeline.lib.datasets.sources import challenge_annotations
-    from pipeline.lib.files import atomic_write_json
+    from spine import config as configlib
+    from spine.files import atomic_write_json
+    from spine.research.datasets.sources import challenge_annotations
 
     parser = argparse.ArgumentParser(prog="python -m detector.evaluate", description="Detector figures on a validation set.")
     parser.add_argument("--models", required=True, help="detector model folder")

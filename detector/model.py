@@ -51,7 +51,7 @@ def check_model_yaml(model_yaml: dict) -> dict:
 def build_network(model_yaml: dict | str, nc: int):
     """An ultralytics DetectionModel with a 1-channel stem and ``nc`` classes, randomly initialised. A dict (a model
     folder's yaml) is checked first (:func:`check_model_yaml`); a string names a yaml shipped with ultralytics."""
-    from pipeline.lib.offline import configure
+    from spine.offline import configure
 
     configure()
     from ultralytics.nn import tasks
@@ -68,7 +68,7 @@ def build_network(model_yaml: dict | str, nc: int):
 
 def trainer_model(arch: str):
     """The ultralytics YOLO wrapper that drives training, built from ``arch`` (a yaml name; nothing downloaded)."""
-    from pipeline.lib.offline import configure
+    from spine.offline import configure
 
     configure()
     from ultralytics import YOLO

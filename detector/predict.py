@@ -16,11 +16,11 @@ import torch
 import yaml
 
 from detector.model import build_network, raw_outputs
-from pipeline.lib.contracts import Outlines
-from pipeline.lib.crop import Crop
-from pipeline.lib.geometry import Box, Spine, level_range
-from pipeline.lib.modelfolder import load_weights, read_meta
-from pipeline.lib.priors import Detection, PriorsConfig, apply_priors, snap_inferred
+from detector.priors import PriorsConfig, apply_priors, snap_inferred
+from spine.contracts import Detection, Outlines
+from spine.crop import Crop
+from spine.geometry import Box, Spine, level_range
+from spine.modelfolder import load_weights, read_meta
 
 PAD_VALUE = 114 / 255  # ultralytics' letterbox grey
 STRIDE = 32
@@ -40,7 +40,7 @@ def prepare(pixels: np.ndarray, imgsz: int) -> tuple[torch.Tensor, float]:
 
 def decode(raw: torch.Tensor, scale: float, conf: float, iou: float, max_det: int, levels: tuple[str, ...] = ()) -> list[Detection]:
     """Raw outputs of one film -> detections in original px (per-level probabilities when the model has levels)."""
-    from pipeline.lib.offline import configure
+    from spine.offline import configure
 
     configure()
     from ultralytics.utils.nms import non_max_suppression
@@ -112,7 +112,7 @@ class Detector:
         load_weights(network, folder)
         network.eval().to(device)
         from detector.config import PredictConfig
-        from pipeline.lib.config import build
+        from spine.config import build
 
         levels = tuple(meta["classes"]) if len(meta["classes"]) > 1 else ()
         predict = build(PredictConfig, meta.get("predict", {}), f"{folder}/meta.json predict")
@@ -235,7 +235,7 @@ def spine_finder(folder: str | Path, device: str = "cpu", levels: str | Path | N
     """A :class:`SpineFinder` from a detector model folder alone (its network, decoding settings and the priors of
     its own config), with the level identifier of ``levels`` when given: ``finder(pixels, view) -> Spine``."""
     from detector.config import DetectorConfig
-    from pipeline.lib import config as configlib
+    from spine import config as configlib
 
     cfg = configlib.load(DetectorConfig, Path(folder) / "config.yaml")
     detector = Detector.load(folder, device).with_predict(cfg.predict)

@@ -16,9 +16,9 @@ import yaml
 from detector.config import DetectorConfig
 from detector.data import class_names, detector_sets, export_dataset
 from detector.model import trainer_model
-from pipeline.lib import config as configlib
-from pipeline.lib.modelfolder import save_model_folder
-from pipeline.lib.training import TrainResult, stage_main
+from spine import config as configlib
+from spine.modelfolder import save_model_folder
+from spine.research.training import TrainResult, stage_main
 
 
 def init_checkpoint(cfg: DetectorConfig, run_dir: Path) -> Path | bool:
@@ -95,7 +95,7 @@ def write_model_folder(cfg: DetectorConfig, checkpoint: Path, folder: Path, desc
         "stage": "detector", "format": "spine-detector/1", "classes": class_names(cfg),
         "input": {"channels": 1, "imgsz": cfg.model.imgsz, "intensity": "grey in [0, 1], bone bright, 8-bit quantised",
                   "resize": "long side to imgsz, aspect kept, padded right/bottom to a multiple of 32 with 114/255"},
-        "output": "boxes xyxy in original image px, scores; levels named by pipeline.lib.priors",
+        "output": "boxes xyxy in original image px, scores; levels named by detector.priors",
         "predict": configlib.to_dict(cfg.predict),
         "trained_on": described,
         "epochs": ultralytics_epochs(cfg, checkpoint),
@@ -108,7 +108,7 @@ def write_model_folder(cfg: DetectorConfig, checkpoint: Path, folder: Path, desc
 def train(cfg: DetectorConfig) -> TrainResult:
     from detector.evaluate import evaluate_detector
     from detector.predict import Detector
-    from pipeline.lib.modelfolder import update_meta
+    from spine.modelfolder import update_meta
 
     run_dir = (Path(cfg.output) / cfg.name).resolve()
     train_set, val_set, described = detector_sets(cfg)
@@ -123,7 +123,7 @@ def train(cfg: DetectorConfig) -> TrainResult:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from pipeline.lib.offline import configure
+    from spine.offline import configure
 
     configure()
     return stage_main(argv, "detector", "Train the vertebra detector.", DetectorConfig, train)

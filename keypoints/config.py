@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from pipeline.lib.augment import AugmentConfig
-from pipeline.lib.boxjitter import BoxJitter
-from pipeline.lib.config import ConfigError
-from pipeline.lib.datasets.sources import DataConfig
-from pipeline.lib.onnxrun import Runtime
-from pipeline.lib.training import LightningTrainConfig
+from spine.config import ConfigError
+from spine.onnxrun import Runtime
+from spine.research.augment import AugmentConfig
+from spine.research.boxjitter import BoxJitter
+from spine.research.datasets.sources import DataConfig
+from spine.research.training import LightningTrainConfig
 
 ENCODER_STEP = 32
 
@@ -19,7 +19,7 @@ ENCODER_STEP = 32
 class CropConfig:
     size: int = 128
     margin: float = 0.35
-    context: float = 0.35  # extra margin the training crop bank holds, room for moved boxes (pipeline.lib.boxjitter)
+    context: float = 0.35  # extra margin the training crop bank holds, room for moved boxes (spine.research.boxjitter)
 
     def validate(self) -> None:
         if self.size % ENCODER_STEP or self.size < ENCODER_STEP:

@@ -18,16 +18,16 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from pipeline.lib.datasets.annotation import Annotation
-from pipeline.lib.geometry import AASCE_LEVELS
-from pipeline.lib.measures.aasce import aasce_cobb, cmae, smape, smape_per_film
-from pipeline.lib.metrics import corner_errors, corner_summary, error_structure, frame_errors, landmark_summary, pair_by_overlap
-from pipeline.lib.radiograph import read_radiograph
+from spine.geometry import AASCE_LEVELS
+from spine.measures.aasce import aasce_cobb, cmae, smape, smape_per_film
+from spine.radiograph import read_radiograph
+from spine.research.datasets.annotation import Annotation
+from spine.research.metrics import corner_errors, corner_summary, error_structure, frame_errors, landmark_summary, pair_by_overlap
 
 
 def organiser_angles(data_cfg) -> dict | None:
     """The organisers' angles.csv by film name, when the AASCE folder is there."""
-    from pipeline.lib.datasets.aasce import load_angles
+    from spine.research.datasets.aasce import load_angles
 
     folder = data_cfg.root_path() / data_cfg.aasce
     return load_angles(folder) if folder.is_dir() else None
@@ -142,8 +142,8 @@ def _follows(move: str, before: np.ndarray, after: np.ndarray, boxes: np.ndarray
 def box_sensitivity(model, films: Sequence[Annotation]) -> dict:
     """How far the corners follow a moved true box (shift by a tenth of its width or height, scale by 1.15) and the
     corner error on the true and on each moved box (mean px)."""
-    from pipeline.lib.boxjitter import apply_error
-    from pipeline.lib.geometry import Box
+    from spine.geometry import Box
+    from spine.research.boxjitter import apply_error
 
     follows = {m: [] for m in BOX_MOVES}
     errors = {m: [] for m in ("true_box", *BOX_MOVES)}
@@ -164,14 +164,14 @@ def box_sensitivity(model, films: Sequence[Annotation]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from pipeline.lib.offline import configure
+    from spine.offline import configure
 
     configure()
     from keypoints.config import KeypointsConfig
     from keypoints.predict import CornerModel
-    from pipeline.lib import config as configlib
-    from pipeline.lib.datasets.sources import crop_stage_sets
-    from pipeline.lib.files import atomic_write_json
+    from spine import config as configlib
+    from spine.files import atomic_write_json
+    from spine.research.datasets.sources import crop_stage_sets
 
     parser = argparse.ArgumentParser(
         prog="python -m keypoints.evaluate", description="Keypoint figures on the validation films (truth boxes)."

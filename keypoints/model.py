@@ -10,7 +10,7 @@ from keypoints.config import ModelConfig
 
 def _load_pretrained(encoder: nn.Module, cfg: ModelConfig) -> None:
     if cfg.pretrained == "efficientnet_lite0":
-        from pipeline.lib.pretrained import load_imagenet_lite0
+        from spine.research.pretrained import load_imagenet_lite0
 
         load_imagenet_lite0(encoder)
 

@@ -16,12 +16,12 @@ import torch
 from keypoints.codec import HeatmapCodec
 from keypoints.config import KeypointsConfig
 from keypoints.model import build_model, model_input
-from pipeline.lib import config as configlib
-from pipeline.lib.crop import Crop
-from pipeline.lib.geometry import FLIP_CORNERS, Box
-from pipeline.lib.modelfolder import load_weights, read_meta
-from pipeline.lib.onnxrun import Runtime, runner
-from pipeline.lib.quantize import load_int8
+from spine import config as configlib
+from spine.crop import Crop
+from spine.geometry import FLIP_CORNERS, Box
+from spine.int8 import load_int8
+from spine.modelfolder import load_weights, read_meta
+from spine.onnxrun import Runtime, runner
 
 
 @dataclass

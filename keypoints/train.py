@@ -17,11 +17,11 @@ import torch.nn.functional as F
 from keypoints.codec import HeatmapCodec
 from keypoints.config import KeypointsConfig
 from keypoints.model import build_model, model_input
-from pipeline.lib.cropdata import CropDataModule
-from pipeline.lib.datasets.sources import crop_stage_sets
-from pipeline.lib.geometry import CORNERS
-from pipeline.lib.modelfolder import save_model_folder, update_meta
-from pipeline.lib.training import TrainResult, best_state, epochs_record, fit, seeded, stage_main
+from spine.geometry import CORNERS
+from spine.modelfolder import save_model_folder, update_meta
+from spine.research.cropdata import CropDataModule
+from spine.research.datasets.sources import crop_stage_sets
+from spine.research.training import TrainResult, best_state, epochs_record, fit, seeded, stage_main
 
 
 class KeypointModule(L.LightningModule):

@@ -1,7 +1,7 @@
 """Spine radiograph measurement: the tools (infer, measure, evaluate, train_all, ablate, review, node, demo) over
-the library in :mod:`pipeline.lib` (geometry, I/O, result schema, config, measures, metrics, phantoms, datasets).
+the stages (:mod:`detector`, :mod:`segmenter`, :mod:`keypoints`) and the library in :mod:`spine`.
 
-Importing it changes nothing: each command's ``main()`` sets the libraries offline (:mod:`pipeline.lib.offline`).
+Importing it changes nothing: each command's ``main()`` sets the libraries offline (:mod:`spine.offline`).
 """
 
-from pipeline.lib import __version__  # noqa: F401
+from spine import __version__  # noqa: F401

@@ -29,10 +29,10 @@ import sys
 from pathlib import Path
 
 from pipeline.ablate_table import collect
-from pipeline.lib import config as configlib
-from pipeline.lib.files import atomic_write_json
-from pipeline.lib.paths import DEFAULT_MODELS, REPO_ROOT
 from pipeline.stages import BY_NAME
+from spine import config as configlib
+from spine.files import atomic_write_json
+from spine.paths import DEFAULT_MODELS, REPO_ROOT
 
 DEFAULT_DETECTOR = DEFAULT_MODELS / "detector"
 
@@ -46,7 +46,7 @@ def stage_config(stage: str, overrides: dict, sets: list[str]):
 
 def _evaluate_only(stage: str, cfg, folder: str) -> dict:
     """Re-evaluate an existing model with the overridden settings (no training): priors, corner method."""
-    from pipeline.lib.datasets.sources import challenge_annotations
+    from spine.research.datasets.sources import challenge_annotations
 
     if stage == "detector":
         from detector.data import detector_sets
@@ -82,16 +82,16 @@ def _sibling_levels(folder: str | Path):
 
 
 def _stage_of(folder: str | Path) -> str | None:
-    from pipeline.lib.modelfolder import read_meta
+    from spine.modelfolder import read_meta
 
     return read_meta(folder).get("stage") if (Path(folder) / "meta.json").exists() else None
 
 
 def _segmenter_figures(cfg, folder: str | Path) -> dict:
     """A segmenter's Dice on the validation films (true boxes) with ``cfg``'s inference settings, and on phantoms."""
-    from pipeline.lib.datasets.sources import crop_stage_sets
     from segmenter.evaluate import evaluate_segmenter
     from segmenter.predict import load_segmenter
+    from spine.research.datasets.sources import crop_stage_sets
 
     films = crop_stage_sets(cfg.data, max_val=cfg.train.max_val_films)[1]
     return {**evaluate_segmenter(load_segmenter(folder).with_predict(cfg.predict), films), "phantoms": _phantom_figures(cfg, folder)}
@@ -103,7 +103,7 @@ def _naming_figures(cfg, folder: str | Path | None) -> dict:
     from detector.levels.evaluate import evaluate_naming, phantom_figures
     from detector.levels.predict import LevelIdentifier
     from detector.predict import spine_finder
-    from pipeline.lib.datasets.sources import challenge_annotations, crop_stage_sets
+    from spine.research.datasets.sources import challenge_annotations, crop_stage_sets
 
     finder = spine_finder(cfg.data.repo_path(cfg.detector))
     if folder is not None:
@@ -118,7 +118,7 @@ def _naming_figures(cfg, folder: str | Path | None) -> dict:
 def _keypoint_figures(cfg, corners, find_spine=None) -> dict:
     """Keypoint figures of ``corners`` on the truth boxes or on ``find_spine``'s."""
     from keypoints.evaluate import evaluate_keypoints, organiser_angles
-    from pipeline.lib.datasets.sources import crop_stage_sets
+    from spine.research.datasets.sources import crop_stage_sets
 
     films = crop_stage_sets(cfg.data, max_val=cfg.train.max_val_films)[1]
     return evaluate_keypoints(corners, films, find_spine=find_spine, organisers=organiser_angles(cfg.data))
@@ -127,9 +127,9 @@ def _keypoint_figures(cfg, corners, find_spine=None) -> dict:
 def _phantom_figures(cfg, folder: Path) -> dict:
     """Visible- and hidden-part Dice on held-out phantoms (seeds 200000+; a third as many as were trained on, 20 by
     default), the only films with amodal truth."""
-    from pipeline.lib.datasets.sources import phantom_annotations
     from segmenter.evaluate import evaluate_segmenter
     from segmenter.predict import load_segmenter
+    from spine.research.datasets.sources import phantom_annotations
 
     films = phantom_annotations(cfg.data, count=max(2, cfg.data.phantoms // 3), seed_offset=200_000)
     return evaluate_segmenter(load_segmenter(folder).with_predict(cfg.predict), films)
@@ -145,9 +145,9 @@ def _cascade_figures(stage: str, cfg, model: Path, detector: str | Path, finder=
 
     finder = finder or spine_finder(detector)
     if stage == "segmenter":
-        from pipeline.lib.datasets.sources import crop_stage_sets
         from segmenter.evaluate import evaluate_segmenter
         from segmenter.predict import load_segmenter
+        from spine.research.datasets.sources import crop_stage_sets
 
         films = crop_stage_sets(cfg.data, max_val=cfg.train.max_val_films)[1]
         figures = evaluate_segmenter(load_segmenter(model).with_predict(cfg.predict), films, finder)
@@ -220,7 +220,7 @@ def run_ablation(path: str | Path, sets: list[str], runs: str | Path = "runs/abl
 
 
 def main(argv: list[str] | None = None) -> int:
-    from pipeline.lib.offline import configure
+    from spine.offline import configure
 
     configure()
     parser = argparse.ArgumentParser(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pipeline.lib.files import atomic_write_text
+from spine.files import atomic_write_text
 
 NAMING = (("films all levels right", ("films_all_levels_correct",)), ("levels right", ("levels_correct",)),
           ("vertebrae named right", ("vertebrae_named_right",)))

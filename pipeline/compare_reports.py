@@ -5,7 +5,7 @@
 BEFORE and AFTER are two reports of ``python -m pipeline.evaluate`` on the same annotated films (two model sets,
 or two settings). Each figure is compared on the films both reports hold it for, film by film: the difference
 (after - before) and its 95 % interval when the films are resampled in pairs (bootstrap, BCa;
-:func:`pipeline.lib.metrics.paired_difference`). Corner errors and Dice are weighted by each film's corners and
+:func:`spine.research.metrics.paired_difference`). Corner errors and Dice are weighted by each film's corners and
 vertebrae, so each side's mean is its report's own figure on the shared films. A difference whose interval holds 0
 is within what these films can tell apart. A share of films (named right or not) is judged by the films that
 changed each way (exact McNemar test), since a bootstrap interval is too narrow when only a few change.
@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.lib.files import atomic_write_json
-from pipeline.lib.metrics import paired_difference, paired_shares
+from spine.files import atomic_write_json
+from spine.research.metrics import paired_difference, paired_shares
 
 
 @dataclass(frozen=True)

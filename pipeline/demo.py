@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from pipeline.lib.phantom import PhantomSpec, make_phantom, write_phantom
+from spine.phantom import PhantomSpec, make_phantom, write_phantom
 
 
 def make_sample(out: Path, view: str = "AP", seed: int = 7) -> Path:
@@ -22,7 +22,7 @@ def make_sample(out: Path, view: str = "AP", seed: int = 7) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from pipeline.lib.offline import configure
+    from spine.offline import configure
 
     configure()
     parser = argparse.ArgumentParser(prog="python -m pipeline.demo", description=__doc__.strip().splitlines()[0])

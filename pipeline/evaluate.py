@@ -23,19 +23,19 @@ from typing import Sequence
 
 import numpy as np
 
-from pipeline.lib.datasets.annotation import Annotation
-from pipeline.lib.files import atomic_write_json, atomic_write_text
-from pipeline.lib.geometry import Spine
-from pipeline.lib.measures import cmae, measure_spine, smape
-from pipeline.lib.measures.aasce import smape_per_film
-from pipeline.lib.radiograph import read_radiograph
 from pipeline.models import ModelSet
+from spine.files import atomic_write_json, atomic_write_text
+from spine.geometry import Spine
+from spine.measures import cmae, measure_spine, smape
+from spine.measures.aasce import smape_per_film
+from spine.radiograph import read_radiograph
+from spine.research.datasets.annotation import Annotation
 
 
 def load_films(data: str, fmt: str, split: str, reference: str | None = None) -> list[Annotation]:
     """Annotated films of a folder in one of the supported formats; AASCE films filtered by the saved split."""
-    from pipeline.lib.datasets import load_aasce, load_challenge, load_phantom_folder, load_seed, load_yolo
-    from pipeline.lib.datasets.sources import DataConfig, aasce_split
+    from spine.research.datasets import load_aasce, load_challenge, load_phantom_folder, load_seed, load_yolo
+    from spine.research.datasets.sources import DataConfig, aasce_split
 
     if fmt == "aasce":
         films = load_aasce(data, "repair", DataConfig().known_errors())
@@ -199,10 +199,10 @@ def markdown(report: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from pipeline.lib.offline import configure
+    from spine.offline import configure
 
     configure()
-    from pipeline.lib.datasets.aasce import load_angles
+    from spine.research.datasets.aasce import load_angles
 
     parser = argparse.ArgumentParser(prog="python -m pipeline.evaluate", description="Evaluate the pipeline on an annotated set.")
     parser.add_argument("--data", required=True, help="dataset folder (AASCE: the boostnet_labeldata folder)")

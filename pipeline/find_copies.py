@@ -4,12 +4,12 @@ patient keys; write the list training and validation heed.
     python -m pipeline.find_copies [--out configs/data/roboflow_copies.yaml] [--limit N]
 
 Every Roboflow film not already named as an AASCE or challenge film is compared with every AASCE film (both
-sides of the patient split) and every challenge film, as it is and mirrored (:mod:`pipeline.lib.datasets.copies`).
+sides of the patient split) and every challenge film, as it is and mirrored (:mod:`spine.research.datasets.copies`).
 The list names each copy, the film it copies, that film's side (train, val, challenge), whether it is mirrored
 and its score; and the Roboflow families whose films are dropped whole (see ``FAMILIES``). The AASCE films are
 also compared among themselves (each with the 4 most alike films of other patient keys): a film filed again
 under another patient key links the two keys, and the validation side leaves out a patient linked to a training
-one (``pipeline.lib.datasets.sources.aasce_split``). Names only, no image data. About 7 minutes on 2 CPU cores.
+one (``spine.research.datasets.sources.aasce_split``). Names only, no image data. About 7 minutes on 2 CPU cores.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ FAMILIES = {
 
 
 def _grey(path: str):
-    from pipeline.lib.radiograph import read_radiograph
+    from spine.radiograph import read_radiograph
 
     return read_radiograph(path).pixels
 
@@ -38,10 +38,10 @@ def find(data, limit: int | None = None, progress: bool = True) -> tuple[list[di
     """(copies, counts): per Roboflow candidate at or above the copy score, its record; counts by side."""
     from tqdm import tqdm
 
-    from pipeline.lib.datasets.annotation import roboflow_original
-    from pipeline.lib.datasets.copies import COPY_SCORE, best_match, fingerprint
-    from pipeline.lib.datasets.sources import aasce_annotations, aasce_split, challenge_films, named_elsewhere
-    from pipeline.lib.datasets.yolo import load_yolo
+    from spine.research.datasets.annotation import roboflow_original
+    from spine.research.datasets.copies import COPY_SCORE, best_match, fingerprint
+    from spine.research.datasets.sources import aasce_annotations, aasce_split, challenge_films, named_elsewhere
+    from spine.research.datasets.yolo import load_yolo
 
     aasce = aasce_annotations(data, "keep")
     split = aasce_split(data, linked_out=False)
@@ -70,8 +70,8 @@ def same_films(data, progress: bool = True) -> list[dict]:
     import numpy as np
     from tqdm import tqdm
 
-    from pipeline.lib.datasets.copies import COPY_SCORE, fingerprint, verify
-    from pipeline.lib.datasets.sources import aasce_annotations, aasce_split
+    from spine.research.datasets.copies import COPY_SCORE, fingerprint, verify
+    from spine.research.datasets.sources import aasce_annotations, aasce_split
 
     films = aasce_annotations(data, "keep")
     split = aasce_split(data, linked_out=False)
@@ -93,7 +93,7 @@ def same_films(data, progress: bool = True) -> list[dict]:
 def write(path: Path, copies: list[dict], counts: Counter, same: list[dict]) -> None:
     import yaml
 
-    from pipeline.lib.files import atomic_write_text
+    from spine.files import atomic_write_text
 
     header = ("# Roboflow films that are copies of AASCE or challenge films (written by python -m pipeline.find_copies;\n"
               f"# {counts['candidates']} candidates, copies by the copied film's side: train {counts['train']}, "
@@ -106,8 +106,8 @@ def write(path: Path, copies: list[dict], counts: Counter, same: list[dict]) -> 
 
 
 def main(argv: list[str] | None = None) -> int:
-    from pipeline.lib.datasets.sources import DataConfig
-    from pipeline.lib.paths import REPO_ROOT
+    from spine.paths import REPO_ROOT
+    from spine.research.datasets.sources import DataConfig
 
     parser = argparse.ArgumentParser(prog="python -m pipeline.find_copies", description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(REPO_ROOT / "configs/data/roboflow_copies.yaml"))

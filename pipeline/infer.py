@@ -5,12 +5,12 @@
 For each film: DIR/<stem>.json (spine-geometry/1), DIR/<stem>_overlay.png, and
 one row in DIR/summary.csv, appended as the film ends (an interrupted run keeps
 its rows). Folders are searched recursively; films are recognised by content;
-each input gets its own stem (:mod:`pipeline.lib.inputs`). A file that cannot be read
+each input gets its own stem (:mod:`spine.inputs`). A file that cannot be read
 gets a one-line error in the log and in summary.csv; the others go on; the exit
 status is 1 when any film failed, 2 for a problem with the run itself (nothing to
 process, --out, --models, --device: one line, no traceback), 130 on Ctrl-C.
 Outputs are written atomically; a result and its summary row land together. A run into a folder that already holds
-results (:mod:`pipeline.lib.runfolder`) skips films measured there by the same model set (``--again``: measure
+results (:mod:`spine.runfolder`) skips films measured there by the same model set (``--again``: measure
 them), never replaces a result a reader corrected (``--overwrite-reviewed``: measure, keeping it beside), and
 refuses a film whose stem holds another film's result.
 """
@@ -25,16 +25,16 @@ from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from pipeline.lib import runfolder
-from pipeline.lib.files import file_sha256, uninterrupted
-from pipeline.lib.inputs import Inputs, NothingToDo, output_stems, printable, scan_inputs
-from pipeline.lib.measures import MeasureOptions
-from pipeline.lib.radiograph import Radiograph, RadiographError, read_radiograph
-from pipeline.lib.result import ImageInfo, SpineResult, read_result, write_result
-from pipeline.lib.summary import FIELDS as SUMMARY_FIELDS
-from pipeline.lib.summary import FolderBusy, Summary, one_line, other_row, result_row
 from pipeline.measure import measure_result
 from pipeline.models import ModelSet
+from spine import runfolder
+from spine.files import file_sha256, uninterrupted
+from spine.inputs import Inputs, NothingToDo, output_stems, printable, scan_inputs
+from spine.measures import MeasureOptions
+from spine.radiograph import Radiograph, RadiographError, read_radiograph
+from spine.result import ImageInfo, SpineResult, read_result, write_result
+from spine.summary import FIELDS as SUMMARY_FIELDS
+from spine.summary import FolderBusy, Summary, one_line, other_row, result_row
 
 log = logging.getLogger("pipeline.infer")
 NOTES = ("view not given", "detection(s) off the spine's chain dropped")  # what a reader need not act on
@@ -101,7 +101,7 @@ def measure_film(path: Path, stem: str, sha256: str, models: ModelSet, opts: Run
 def with_dicom_outputs(result: SpineResult, path: Path, folder: Path, models: ModelSet) -> SpineResult:
     """Write the SR, presentation state and segmentation of a DICOM film's result into ``folder``; a plain image
     gets a warning instead (DICOM output needs a DICOM input)."""
-    from pipeline.lib.dicomout import DicomOutputError, write_dicom_outputs
+    from spine.dicomout import DicomOutputError, write_dicom_outputs
 
     if len(result.spine) == 0:
         return result.with_(warnings=result.warnings + ("no DICOM output: no spine was found",))
@@ -129,7 +129,7 @@ def previous_row(path: Path, stem: str, state: str, document: dict | None, opts:
 
 def process(path: Path, stem: str, out: Path, models: ModelSet, opts: RunOptions, summary: Summary) -> dict:
     """Measure one film into ``out`` unless the result already there says not to; its summary row (also written)."""
-    from pipeline.lib.overlay import write_overlay
+    from spine.overlay import write_overlay
 
     sha256 = file_sha256(path)
     state, document = runfolder.found(out, stem, sha256, None if opts.anonymise else printable(path), models.digest)
@@ -304,8 +304,8 @@ def report(rows: list[dict], out: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from pipeline.lib import logs
-    from pipeline.lib.offline import configure
+    from spine import logs
+    from spine.offline import configure
 
     configure()
     args = parse_args(argv)

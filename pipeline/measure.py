@@ -8,12 +8,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from pipeline.lib.files import atomic_write_json
-from pipeline.lib.geometry import anatomical_order
-from pipeline.lib.measures import MeasureOptions, compare, measure_spine
-from pipeline.lib.measures.compare import angles_only
-from pipeline.lib.radiograph import SPACING_RANGE_MM, plausible_spacing
-from pipeline.lib.result import SpineResult, read_result, to_dict
+from spine.files import atomic_write_json
+from spine.geometry import anatomical_order
+from spine.measures import MeasureOptions, compare, measure_spine
+from spine.measures.compare import angles_only
+from spine.radiograph import SPACING_RANGE_MM, plausible_spacing
+from spine.result import SpineResult, read_result, to_dict
 
 MEASURE_PREFIX = "measure: "
 

@@ -17,12 +17,12 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from pipeline.lib import config as configlib
-from pipeline.lib.contracts import Corners, Detects, NamesLevels, Outlines, outlines_to_fill
-from pipeline.lib.geometry import Polygon, Spine, level_range
-from pipeline.lib.modelfolder import check_meta, code_version, folder_digest, read_meta
-from pipeline.lib.paths import DEFAULT_MODELS
-from pipeline.lib.priors import PriorsConfig
+from detector.priors import PriorsConfig
+from spine import config as configlib
+from spine.contracts import Corners, Detects, NamesLevels, Outlines, outlines_to_fill
+from spine.geometry import Polygon, Spine, level_range
+from spine.modelfolder import check_meta, code_version, folder_digest, read_meta
+from spine.paths import DEFAULT_MODELS
 
 if TYPE_CHECKING:
     import numpy as np
@@ -60,7 +60,7 @@ def inference_options(folder: Path) -> InferenceOptions:
 
 @dataclass
 class ModelSet:
-    """The stages of one model set, each typed by its role (:mod:`pipeline.lib.contracts`), loaded through the
+    """The stages of one model set, each typed by its role (:mod:`spine.contracts`), loaded through the
     registry of variants (:mod:`pipeline.stages`)."""
 
     detector: Detects
@@ -86,7 +86,7 @@ class ModelSet:
     def provenance(self) -> dict:
         """What a result records of the set that produced it: its name, the code version that assembled it, the code
         version running it, and how each network ran ('torch', 'onnx' or 'onnx-int8')."""
-        from pipeline.lib.onnxrun import runtime_of
+        from spine.onnxrun import runtime_of
 
         stages = {"segmenter": self.segmenter, "keypoints": self.corners, "levels": self.levels,
                   "levelmap": getattr(self.levels, "film", None)}

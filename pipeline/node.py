@@ -13,7 +13,7 @@ is sent by C-STORE to that node, retried with growing delays; what could not be 
 sent after a restart). The objects' UIDs derive from the film's, so measuring a film again never sends a second
 copy; an instance sent again while it waits is stored over the waiting copy and measured once. A lock on ``--out``
 refuses a second node there. ``--allow`` limits the calling AE titles. Logs name films by a short hash of their SOP
-Instance UID and carry no patient name, ID or UID, the DICOM libraries' included (:mod:`pipeline.lib.logs`).
+Instance UID and carry no patient name, ID or UID, the DICOM libraries' included (:mod:`spine.logs`).
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ class Node:
 
     # -- receiving --------------------------------------------------------------------------------------------
     def handle_store(self, event) -> int | tuple:
-        from pipeline.lib.radiograph import radiograph_kind
+        from spine.radiograph import radiograph_kind
 
         ds = event.dataset
         ds.file_meta = event.file_meta
@@ -123,10 +123,10 @@ class Node:
     # -- measuring --------------------------------------------------------------------------------------------
     def measure(self, path: Path) -> None:
         from pipeline.infer import infer
-        from pipeline.lib.dicomout import write_dicom_outputs
-        from pipeline.lib.overlay import write_overlay
-        from pipeline.lib.radiograph import RadiographError, read_radiograph
-        from pipeline.lib.result import write_result
+        from spine.dicomout import write_dicom_outputs
+        from spine.overlay import write_overlay
+        from spine.radiograph import RadiographError, read_radiograph
+        from spine.result import write_result
 
         stem = path.stem
         if (self.folders.outbox / stem).exists() or (self.folders.sent / stem).exists():
@@ -249,9 +249,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu", help="torch device")
     args = parser.parse_args(argv)
     from pipeline.infer import UsageError, check_device, load_models
-    from pipeline.lib import logs
-    from pipeline.lib.files import FolderLock, FolderLocked
-    from pipeline.lib.offline import configure
+    from spine import logs
+    from spine.files import FolderLock, FolderLocked
+    from spine.offline import configure
 
     logs.configure(fmt="%(asctime)s %(levelname)s %(message)s")
     configure()

@@ -6,7 +6,7 @@
 The model set runs on ``--films`` of the films its segmenter trained on (its resolved config's data: the AASCE
 training side of the saved patient split and phantoms; never a validation film), or on the training films of
 ``--data``, while every crop its networks see is recorded. Each network of ``--stages`` is quantised with those
-crops as calibration (:mod:`pipeline.lib.quantize`) and compared with its float self on the crops of ``--check``
+crops as calibration (:mod:`spine.int8`) and compared with its float self on the crops of ``--check``
 further films: corners (crop px) for keypoint heads, mask Dice for the segmenter. The int8 model is written as
 ``int8.onnx`` in the stage's folder with its calibration and agreement in meta.json, and the stage's config is set
 to ``predict.runtime: onnx-int8`` (set it back to ``onnx`` to run the float network).
@@ -23,9 +23,9 @@ import numpy as np
 import torch
 
 from detector.predict import reframe
-from pipeline.lib.metrics import corner_errors, dice_iou
-from pipeline.lib.quantize import CROP_STAGES, quantize, save_int8
 from pipeline.models import ModelSet
+from spine.int8 import CROP_STAGES, quantize, save_int8
+from spine.research.metrics import corner_errors, dice_iou
 
 log = logging.getLogger(__name__)
 DEFAULT_STAGES = ("segmenter", "keypoints")
@@ -51,7 +51,7 @@ def stage_models(models: ModelSet) -> dict:
 
 def record(models: ModelSet, films: list) -> dict[str, list[list[np.ndarray]]]:
     """Per stage, per film, the input batches its network saw when the set ran on ``films``."""
-    from pipeline.lib.radiograph import read_radiograph
+    from spine.radiograph import read_radiograph
 
     stages = stage_models(models)
     seen: dict[str, list[list[np.ndarray]]] = {name: [] for name in stages}
@@ -81,7 +81,7 @@ def record(models: ModelSet, films: list) -> dict[str, list[list[np.ndarray]]]:
 
 def agreement(name: str, model, float_model: bytes, int8: bytes, batches: list[np.ndarray]) -> dict:
     """How the int8 network differs from the float one on ``batches``: corners (crop px) or mask Dice."""
-    from pipeline.lib.onnxrun import OnnxNetwork
+    from spine.onnxrun import OnnxNetwork
 
     if not batches:
         return {"crops": 0}
@@ -103,7 +103,7 @@ def quantize_set(models: ModelSet, films: list, films_check: list, source: str, 
     """Quantise the crop ``stages`` of ``models`` on ``films``, check on ``films_check``, write into their folders."""
     import onnxruntime
 
-    from pipeline.lib.onnxrun import export_onnx
+    from spine.onnxrun import export_onnx
 
     calibration, check = record(models, films), record(models, films_check)
     report = {}
@@ -129,9 +129,9 @@ def quantize_set(models: ModelSet, films: list, films_check: list, source: str, 
 
 def training_films(models: ModelSet, stage: str = "segmenter") -> list:
     """The films ``stage`` of the set trained on (its resolved config's data: AASCE training side, phantoms)."""
-    from pipeline.lib import config as configlib
-    from pipeline.lib.datasets.sources import crop_stage_sets
     from pipeline.stages import BY_NAME
+    from spine import config as configlib
+    from spine.research.datasets.sources import crop_stage_sets
 
     cfg = configlib.load(BY_NAME[stage].config_class(), models.folder / stage / "config.yaml")
     return crop_stage_sets(cfg.data)[0]
@@ -142,9 +142,9 @@ def switch_runtime(models: ModelSet, stages, runtime: str = "onnx-int8") -> None
     (the result validated by each stage's config class first)."""
     import yaml
 
-    from pipeline.lib import config as configlib
-    from pipeline.lib.files import atomic_write_text
     from pipeline.stages import BY_NAME
+    from spine import config as configlib
+    from spine.files import atomic_write_text
 
     for stage in stages:
         path = models.folder / stage / "config.yaml"
@@ -176,7 +176,7 @@ def quantize_folder(folder=None, stages=DEFAULT_STAGES, films: int = 16, check: 
 def main(argv: list[str] | None = None) -> int:
     import json
 
-    from pipeline.lib.offline import configure
+    from spine.offline import configure
 
     configure()
     logging.basicConfig(level=logging.INFO, format="%(message)s")

@@ -2,7 +2,7 @@
 
 A :class:`Stage` names its config class, its stage YAML, its training module and its model folder; a
 :class:`Variant` names how a model folder of that stage is loaded into the object that fills the stage's role
-(:mod:`pipeline.lib.contracts`). A new variant is one entry here (and its own module in the stage package).
+(:mod:`spine.contracts`). A new variant is one entry here (and its own module in the stage package).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from pipeline.lib import contracts
+from spine import contracts
 
 
 def _resolve(path: str):
@@ -85,7 +85,7 @@ VARIANTS: tuple[Variant, ...] = (
 
 def load_stage(stage: str, folder: str | Path, device: str = "cpu"):
     """The role object of the model folder ``folder`` of ``stage``, by the variant its meta.json names."""
-    from pipeline.lib.modelfolder import check_meta, read_meta
+    from spine.modelfolder import check_meta, read_meta
 
     meta = read_meta(folder)
     if meta.get("stage") != stage:

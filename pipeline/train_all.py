@@ -21,15 +21,15 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.lib import config as configlib
-from pipeline.lib.files import atomic_write_json
-from pipeline.lib.geometry import CORNERS
-from pipeline.lib.modelfolder import code_version, read_meta
-from pipeline.lib.paths import REPO_ROOT
-from pipeline.lib.quantize import CROP_STAGES
 from pipeline.models import InferenceOptions
 from pipeline.stages import BY_NAME  # noqa: E402
 from pipeline.stages import STAGES as REGISTRY
+from spine import config as configlib
+from spine.files import atomic_write_json
+from spine.geometry import CORNERS
+from spine.int8 import CROP_STAGES
+from spine.modelfolder import code_version, read_meta
+from spine.paths import REPO_ROOT
 
 STAGES = tuple(s.name for s in REGISTRY)
 
@@ -179,7 +179,7 @@ def finish(cfg: PipelineConfig, model: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from pipeline.lib.offline import configure
+    from spine.offline import configure
 
     configure()
     parser = argparse.ArgumentParser(prog="python -m pipeline.train_all", description=__doc__.strip().splitlines()[0])

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from pipeline.lib.augment import AugmentConfig
-from pipeline.lib.boxjitter import BoxJitter
-from pipeline.lib.config import ConfigError
-from pipeline.lib.datasets.sources import DataConfig
-from pipeline.lib.onnxrun import Runtime
-from pipeline.lib.training import LightningTrainConfig
+from spine.config import ConfigError
+from spine.onnxrun import Runtime
+from spine.research.augment import AugmentConfig
+from spine.research.boxjitter import BoxJitter
+from spine.research.datasets.sources import DataConfig
+from spine.research.training import LightningTrainConfig
 
 PRETRAINED_ENCODERS = {"efficientnet_lite0": "tu-tf_efficientnet_lite0"}
 ENCODER_DEPTH = 5  # the input side must divide by 2**depth
@@ -22,7 +22,7 @@ class CropConfig:
 
     size: int = 96
     margin: float = 0.35
-    context: float = 0.35  # extra margin the training crop bank holds, room for moved boxes (pipeline.lib.boxjitter)
+    context: float = 0.35  # extra margin the training crop bank holds, room for moved boxes (spine.research.boxjitter)
 
     def validate(self) -> None:
         step = 2**ENCODER_DEPTH

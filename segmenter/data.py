@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from pipeline.lib.cropdata import CropDataModule
-from pipeline.lib.datasets.annotation import Annotation
 from segmenter.config import SegmenterConfig
+from spine.research.cropdata import CropDataModule
+from spine.research.datasets.annotation import Annotation
 
 
 def datamodule(cfg: SegmenterConfig, train_films: Sequence[Annotation], val_films: Sequence[Annotation]) -> CropDataModule:

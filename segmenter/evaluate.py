@@ -17,12 +17,12 @@ from typing import Sequence
 
 import numpy as np
 
-from pipeline.lib.contracts import outlines_to_fill
-from pipeline.lib.cropbank import target_outline
-from pipeline.lib.datasets.annotation import Annotation
-from pipeline.lib.geometry import Box, Polygon, Vertebra
-from pipeline.lib.metrics import dice_iou, pair_by_overlap
-from pipeline.lib.radiograph import read_radiograph
+from spine.contracts import outlines_to_fill
+from spine.geometry import Box, Polygon, Vertebra
+from spine.radiograph import read_radiograph
+from spine.research.cropbank import target_outline
+from spine.research.datasets.annotation import Annotation
+from spine.research.metrics import dice_iou, pair_by_overlap
 
 
 def _window(a: Polygon, b: Polygon | None) -> tuple[int, int, int, int]:
@@ -101,14 +101,14 @@ def evaluate_segmenter(segmenter, films: Sequence[Annotation], find_spine=None) 
 
 
 def main(argv: list[str] | None = None) -> int:
-    from pipeline.lib.offline import configure
+    from spine.offline import configure
 
     configure()
-    from pipeline.lib import config as configlib
-    from pipeline.lib.datasets.sources import crop_stage_sets
-    from pipeline.lib.files import atomic_write_json
     from segmenter.config import SegmenterConfig
     from segmenter.predict import load_segmenter
+    from spine import config as configlib
+    from spine.files import atomic_write_json
+    from spine.research.datasets.sources import crop_stage_sets
 
     parser = argparse.ArgumentParser(prog="python -m segmenter.evaluate", description="Segmenter figures on the validation films.")
     parser.add_argument("--models", required=True, help="segmenter model folder")
@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     cfg = configlib.load(SegmenterConfig, f"{args.models}/config.yaml")
     if args.phantoms:
-        from pipeline.lib.datasets.sources import phantom_annotations
+        from spine.research.datasets.sources import phantom_annotations
 
         films = phantom_annotations(cfg.data, count=args.phantoms, seed_offset=200_000)
     else:

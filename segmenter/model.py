@@ -13,8 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pipeline.lib.pretrained import load_imagenet_lite0
 from segmenter.config import ModelConfig
+from spine.research.pretrained import load_imagenet_lite0
 
 TOP_ROW = ("x_3_3", "x_2_3", "x_1_3")  # paper nodes X01, X02, X03
 

@@ -16,14 +16,14 @@ import numpy as np
 import torch
 from scipy import ndimage as ndi
 
-from pipeline.lib import config as configlib
-from pipeline.lib.crop import Crop
-from pipeline.lib.geometry import Box, Polygon
-from pipeline.lib.modelfolder import load_weights, read_meta
-from pipeline.lib.onnxrun import Runtime, runner
-from pipeline.lib.quantize import load_int8
 from segmenter.config import SegmenterConfig
 from segmenter.model import build_model, normalise
+from spine import config as configlib
+from spine.crop import Crop
+from spine.geometry import Box, Polygon
+from spine.int8 import load_int8
+from spine.modelfolder import load_weights, read_meta
+from spine.onnxrun import Runtime, runner
 
 
 def crop_mask_to_polygon(prob: np.ndarray, crop: Crop, threshold: float = 0.5) -> Polygon | None:

@@ -15,15 +15,15 @@ import lightning as L
 import torch
 from torch import nn
 
-from pipeline.lib.datasets.sources import crop_stage_sets
-from pipeline.lib.modelfolder import save_model_folder, update_meta
-from pipeline.lib.training import TrainResult, best_state, epochs_record, fit, seeded, stage_main
 from segmenter.config import SegmenterConfig
 from segmenter.data import datamodule
 from segmenter.evaluate import evaluate_segmenter
 from segmenter.model import build_model, normalise
 from segmenter.predict import load_segmenter
 from segmenter.whole_film import WholeFilmData
+from spine.modelfolder import save_model_folder, update_meta
+from spine.research.datasets.sources import crop_stage_sets
+from spine.research.training import TrainResult, best_state, epochs_record, fit, seeded, stage_main
 
 
 class SegmenterModule(L.LightningModule):

@@ -14,14 +14,14 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from pipeline.lib.cropbank import target_outline
-from pipeline.lib.datasets.annotation import Annotation
-from pipeline.lib.geometry import Box, Polygon
-from pipeline.lib.masks import outline, separate_instances
-from pipeline.lib.modelfolder import load_weights
-from pipeline.lib.radiograph import read_radiograph
 from segmenter.config import SegmenterConfig
 from segmenter.model import build_model, normalise
+from spine.geometry import Box, Polygon
+from spine.masks import outline, separate_instances
+from spine.modelfolder import load_weights
+from spine.radiograph import read_radiograph
+from spine.research.cropbank import target_outline
+from spine.research.datasets.annotation import Annotation
 
 
 def film_and_mask(ann: Annotation, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
@@ -77,8 +77,8 @@ class WholeFilmSegmenter:
 
     @classmethod
     def load(cls, folder: str | Path, device: str = "cpu") -> "WholeFilmSegmenter":
-        from pipeline.lib import config as configlib
-        from pipeline.lib.modelfolder import read_meta
+        from spine import config as configlib
+        from spine.modelfolder import read_meta
 
         folder = Path(folder)
         return cls.from_folder(folder, configlib.load(SegmenterConfig, folder / "config.yaml"), read_meta(folder), device)

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 os.environ.setdefault("SPINE_CACHE_DIR", str(ROOT / ".pytest-cache-dir"))
 
-from pipeline.lib.offline import configure  # noqa: E402
+from spine.offline import configure  # noqa: E402
 
 configure()  # offline switches before anything imports ultralytics
 
@@ -46,13 +46,13 @@ def aasce_root(shared_data: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def ap_phantom():
-    from pipeline.lib.phantom import PhantomSpec, make_phantom
+    from spine.phantom import PhantomSpec, make_phantom
 
     return make_phantom(PhantomSpec(view="AP", seed=11, cobb_deg=35, height_px=768))
 
 
 @pytest.fixture(scope="session")
 def lat_phantom():
-    from pipeline.lib.phantom import PhantomSpec, make_phantom
+    from spine.phantom import PhantomSpec, make_phantom
 
     return make_phantom(PhantomSpec(view="LAT", seed=12, height_px=768, wedges={"L1": 0.3}, slips={"L4": 30.0}))

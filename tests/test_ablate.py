@@ -9,8 +9,8 @@ import pytest
 
 from pipeline.ablate import DEFAULT_DETECTOR, rescore, run_ablation
 from pipeline.ablate_table import collect
-from pipeline.lib import config as configlib
 from pipeline.train_all import flatten
+from spine import config as configlib
 
 
 @pytest.mark.slow
@@ -39,7 +39,7 @@ def test_segmenter_ablation_runs_and_is_collected(tmp_path):
 
 
 def test_keypoint_arm_without_training_is_scored_on_truth_and_detector_boxes(tmp_path):
-    from pipeline.lib.paths import DEFAULT_MODELS
+    from spine.paths import DEFAULT_MODELS
 
     head = str(DEFAULT_MODELS / "keypoints")
     override = tmp_path / "keypoints__no_flip_tiny.yaml"
@@ -55,7 +55,7 @@ def test_keypoint_arm_without_training_is_scored_on_truth_and_detector_boxes(tmp
 
 def test_a_detector_arm_is_scored_with_its_model_set_s_level_identifier(tmp_path):
     from pipeline.ablate import _sibling_levels
-    from pipeline.lib.paths import DEFAULT_MODELS
+    from spine.paths import DEFAULT_MODELS
 
     assert _sibling_levels(DEFAULT_MODELS / "detector") is not None  # models/default/levels
     lone = tmp_path / "set" / "detector"

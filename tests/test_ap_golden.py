@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.lib.metrics import ap_50_95, average_precision
+from spine.research.metrics import ap_50_95, average_precision
 
 
 def random_sets(seed: int, films: int = 12):

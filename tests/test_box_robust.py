@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline.lib.boxjitter import BoxJitter, apply_error, relative_error
+from spine.research.boxjitter import BoxJitter, apply_error, relative_error
 
 
 def test_relative_error_and_apply_error_are_inverse():
@@ -42,9 +42,9 @@ def test_measured_detector_error_round_trips_through_the_sampler():
 
 def phantom_bank(phantom, folder):
     """The crop bank of one phantom film (stage crop 64 px, margin 0.35, context 0.35) and the film's path."""
-    from pipeline.lib.cropbank import CropBank, bank_frame, film_samples
-    from pipeline.lib.datasets.annotation import Annotation
-    from pipeline.lib.files import atomic_write_png
+    from spine.files import atomic_write_png
+    from spine.research.cropbank import CropBank, bank_frame, film_samples
+    from spine.research.datasets.annotation import Annotation
 
     path = atomic_write_png(folder / "f.png", np.round(phantom.image * 65535).astype(np.uint16))
     ann = Annotation(str(path), "p", "phantom", phantom.spine, phantom.image.shape[1], phantom.image.shape[0])
@@ -56,9 +56,9 @@ def phantom_bank(phantom, folder):
 
 
 def test_bank_crop_without_error_is_the_stage_crop_of_the_film(ap_phantom, tmp_path):
-    from pipeline.lib.crop import Crop
-    from pipeline.lib.cropdata import stage_crop
-    from pipeline.lib.radiograph import read_radiograph
+    from spine.crop import Crop
+    from spine.radiograph import read_radiograph
+    from spine.research.cropdata import stage_crop
 
     bank, path = phantom_bank(ap_phantom, tmp_path)
     k = 8
@@ -74,7 +74,7 @@ def test_bank_crop_without_error_is_the_stage_crop_of_the_film(ap_phantom, tmp_p
 
 
 def test_validation_crops_are_moved_the_same_way_every_epoch(ap_phantom, tmp_path):
-    from pipeline.lib.cropdata import CropDataset
+    from spine.research.cropdata import CropDataset
 
     bank, _ = phantom_bank(ap_phantom, tmp_path)
     jitter = BoxJitter(probability=1.0)
@@ -89,9 +89,9 @@ def test_training_can_start_from_a_model_folder(tmp_path):
     from keypoints.config import KeypointsConfig
     from keypoints.model import build_model
     from keypoints.train import KeypointModule
-    from pipeline.lib import config as configlib
-    from pipeline.lib.modelfolder import load_state, save_model_folder
-    from pipeline.lib.training import start_from
+    from spine import config as configlib
+    from spine.modelfolder import load_state, save_model_folder
+    from spine.research.training import start_from
 
     cfg = configlib.build(KeypointsConfig, {"crop": {"size": 64}, "model": {"pretrained": "none"}})
     folder = save_model_folder(tmp_path / "kp", build_model(cfg.model, pretrained=False).state_dict(), cfg, {"stage": "keypoints"})
@@ -103,7 +103,7 @@ def test_training_can_start_from_a_model_folder(tmp_path):
 
 def test_flip_maps_corners_back_in_the_declared_order():
     from keypoints.predict import unflip_corners
-    from pipeline.lib.augment import hflip
+    from spine.research.augment import hflip
 
     corners = np.array([[10.0, 12.0], [50.0, 14.0], [11.0, 40.0], [52.0, 43.0]])  # SL, SR, IL, IR
     image = np.zeros((64, 64), np.uint8)

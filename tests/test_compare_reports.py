@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from pipeline.compare_reports import compare_reports, main, verdict
-from pipeline.lib.measures.aasce import smape, smape_per_film
-from pipeline.lib.metrics import paired_difference, paired_shares
-from pipeline.lib.modelfolder import update_meta, without_per_film
+from spine.measures.aasce import smape, smape_per_film
+from spine.modelfolder import update_meta, without_per_film
+from spine.research.metrics import paired_difference, paired_shares
 
 
 def test_smape_per_film_by_hand_and_its_mean_is_the_smape():

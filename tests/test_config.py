@@ -7,7 +7,7 @@ from typing import Literal
 
 import pytest
 
-from pipeline.lib.config import ConfigError, build, dump, load, merge, parse_sets, read_yaml
+from spine.config import ConfigError, build, dump, load, merge, parse_sets, read_yaml
 
 
 @dataclass(frozen=True)

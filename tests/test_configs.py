@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.ablate import stage_config
-from pipeline.lib import config as configlib
 from pipeline.train_all import STAGES, PipelineConfig, stage_sets
+from spine import config as configlib
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline.lib.datasets.copies import COPY_SCORE, best_match, fingerprint, verify
-from pipeline.lib.datasets.sources import DataConfig, aasce_split, roboflow_annotations
-from pipeline.lib.phantom import PhantomSpec, make_phantom
+from spine.phantom import PhantomSpec, make_phantom
+from spine.research.datasets.copies import COPY_SCORE, best_match, fingerprint, verify
+from spine.research.datasets.sources import DataConfig, aasce_split, roboflow_annotations
 
 
 def _film(seed: int) -> np.ndarray:
@@ -69,10 +69,10 @@ def test_training_leaves_out_listed_copies_dropped_families_and_linked_validatio
 def test_the_copies_list_holds_every_challenge_film_and_training_holds_none_of_the_list(shared_data):
     import yaml
 
-    from pipeline.lib.datasets.annotation import roboflow_original
-    from pipeline.lib.datasets.sources import aasce_annotations
-    from pipeline.lib.datasets.yolo import load_yolo
-    from pipeline.lib.radiograph import read_radiograph
+    from spine.radiograph import read_radiograph
+    from spine.research.datasets.annotation import roboflow_original
+    from spine.research.datasets.sources import aasce_annotations
+    from spine.research.datasets.yolo import load_yolo
 
     cfg = DataConfig(root=str(shared_data))
     copies, families = cfg.roboflow_left_out()

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline.lib.datasets import (
+from spine.geometry import AASCE_LEVELS, Spine
+from spine.phantom import PhantomSpec, make_phantom, write_phantom
+from spine.research.datasets import (
     aasce_patient,
     check_corners,
     load_aasce,
@@ -20,9 +22,7 @@ from pipeline.lib.datasets import (
     roboflow_patient,
     save_split,
 )
-from pipeline.lib.datasets.annotation import Annotation
-from pipeline.lib.geometry import AASCE_LEVELS, Spine
-from pipeline.lib.phantom import PhantomSpec, make_phantom, write_phantom
+from spine.research.datasets.annotation import Annotation
 
 
 def test_patient_keys():
@@ -111,7 +111,7 @@ def test_real_aasce_loads_with_17_levels(aasce_root):
 
 @pytest.mark.realdata
 def test_saved_aasce_split_is_by_patient(aasce_root):
-    from pipeline.lib.datasets.sources import DataConfig, aasce_split
+    from spine.research.datasets.sources import DataConfig, aasce_split
 
     split = aasce_split(DataConfig(), linked_out=False)
     train, val = split.apply(load_aasce(aasce_root, "keep"))
@@ -122,7 +122,7 @@ def test_saved_aasce_split_is_by_patient(aasce_root):
 
 @pytest.mark.realdata
 def test_roboflow_and_challenge_sets(shared_data):
-    from pipeline.lib.datasets.sources import DataConfig, aasce_split, challenge_annotations, roboflow_annotations
+    from spine.research.datasets.sources import DataConfig, aasce_split, challenge_annotations, roboflow_annotations
 
     cfg = DataConfig(root=str(shared_data))
     challenge = challenge_annotations(cfg)
@@ -134,7 +134,7 @@ def test_roboflow_and_challenge_sets(shared_data):
 
 def test_every_fourth_phantom_of_each_view_is_a_full_length_film():
     """The phantom sets hold uncropped (skull to femurs) films of both views, not only spine-field ones."""
-    from pipeline.lib.datasets.sources import phantom_stem
+    from spine.research.datasets.sources import phantom_stem
 
     both = [phantom_stem(("AP", "LAT"), i) for i in range(16)]
     assert [(v, f) for v, f, _ in both if f == "full"] == [("AP", "full"), ("LAT", "full"), ("AP", "full"), ("LAT", "full")]

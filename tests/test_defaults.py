@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.lib import config as configlib
 from pipeline.stages import STAGES
+from spine import config as configlib
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "models" / "default"

@@ -10,7 +10,7 @@ import torch
 
 from detector.config import DetectorConfig
 from detector.predict import Detector, decode, prepare
-from pipeline.lib import config as configlib
+from spine import config as configlib
 
 
 def test_imgsz_must_fit_the_stride():
@@ -86,8 +86,8 @@ def test_one_epoch_training_smoke_run(tmp_path):
 
 
 def _det(x1, y1, x2, y2, score=0.9):
-    from pipeline.lib.geometry import Box
-    from pipeline.lib.priors import Detection
+    from spine.contracts import Detection
+    from spine.geometry import Box
 
     return Detection(Box(x1, y1, x2, y2), score)
 
@@ -150,7 +150,7 @@ def _window_detector(monkeypatch, strong_whole: bool):
 
 
 def test_windows_down_a_full_length_film_replace_a_weak_whole_film_pass(monkeypatch):
-    from pipeline.lib.priors import PriorsConfig
+    from detector.priors import PriorsConfig
 
     detector, film, calls = _window_detector(monkeypatch, strong_whole=False)
     assert len(detector.detect(film)) == 3 and len(calls) == 1  # without the view's priors: the film's pass alone
@@ -162,7 +162,7 @@ def test_windows_down_a_full_length_film_replace_a_weak_whole_film_pass(monkeypa
 
 
 def test_windows_leave_a_strong_whole_film_chain_alone(monkeypatch):
-    from pipeline.lib.priors import PriorsConfig
+    from detector.priors import PriorsConfig
 
     detector, film, calls = _window_detector(monkeypatch, strong_whole=True)
     found = detector.detect(film, PriorsConfig())
@@ -177,8 +177,8 @@ def test_windows_leave_a_strong_whole_film_chain_alone(monkeypatch):
 def test_fine_tuning_starts_from_the_init_folders_weights(tmp_path):
     """train.init: ultralytics' trainer gets the folder's network as its ``pretrained`` checkpoint, every weight."""
     from detector.train import _ultralytics_args, init_checkpoint
-    from pipeline.lib.offline import configure
-    from pipeline.lib.paths import DEFAULT_MODELS
+    from spine.offline import configure
+    from spine.paths import DEFAULT_MODELS
 
     configure()
     from ultralytics.nn.tasks import DetectionModel, load_checkpoint

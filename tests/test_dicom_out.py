@@ -19,9 +19,9 @@ from pipeline.demo import make_sample  # noqa: E402
 @pytest.fixture(scope="module")
 def written(tmp_path_factory):
     """A phantom DICOM, its true geometry measured as a result, and the three objects written for it."""
-    from pipeline.lib.dicomout import write_dicom_outputs
-    from pipeline.lib.result import read_result
     from pipeline.measure import measure_result
+    from spine.dicomout import write_dicom_outputs
+    from spine.result import read_result
 
     root = tmp_path_factory.mktemp("dicomout")
     out = {}
@@ -76,7 +76,7 @@ def test_lateral_sr_holds_the_sagittal_angles_and_slip(written):
 
 def test_segmentation_has_one_segment_per_vertebra_on_the_film(written):
     """Read with pydicom: highdicom's reader wants a slice thickness that a projection radiograph does not have."""
-    from pipeline.lib.geometry import Polygon
+    from spine.geometry import Polygon
 
     film, result, paths = written["AP"]
     source, seg = pydicom.dcmread(film), pydicom.dcmread(paths.seg)
@@ -111,7 +111,7 @@ def test_every_object_passes_dciodvfy(written, view):
 
 
 def test_deterministic_uids_repeat_and_random_ones_do_not(written, tmp_path):
-    from pipeline.lib.dicomout import write_dicom_outputs
+    from spine.dicomout import write_dicom_outputs
 
     film, result, _ = written["AP"]
     a = write_dicom_outputs(result, film, tmp_path / "a", "m", deterministic=True)
@@ -126,7 +126,7 @@ def test_infer_dicom_out_for_dicom_and_a_clear_word_for_png(tmp_path):
     from PIL import Image
 
     from pipeline.infer import main as infer_main
-    from pipeline.lib.radiograph import read_radiograph
+    from spine.radiograph import read_radiograph
 
     film = make_sample(tmp_path / "films", "AP", seed=5)
     png = tmp_path / "films" / "plain.png"

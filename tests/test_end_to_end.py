@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from pipeline.demo import make_sample
-from pipeline.lib import config as configlib
-from pipeline.lib.modelfolder import read_meta
 from pipeline.models import DEFAULT_MODELS
+from spine import config as configlib
+from spine.modelfolder import read_meta
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +42,8 @@ def test_train_all_writes_a_self_describing_model_set(tiny_models):
 
 @pytest.mark.slow
 def test_rerun_resumes_instead_of_retraining(tiny_models, capsys):
-    from pipeline.lib import config as configlib
     from pipeline.train_all import PipelineConfig, train_all
+    from spine import config as configlib
 
     run = tiny_models.parent
     cfg = configlib.build(PipelineConfig, {"name": run.name, "output": str(run.parent), "profile": "tiny"})
@@ -57,7 +57,7 @@ def test_infer_and_evaluate_run_on_a_trained_model_set(tiny_models, tmp_path):
     model's test below."""
     from pipeline.evaluate import main as evaluate_main
     from pipeline.infer import main as infer_main
-    from pipeline.lib.phantom import PhantomSpec, make_phantom, write_phantom
+    from spine.phantom import PhantomSpec, make_phantom, write_phantom
 
     film = make_sample(tmp_path / "films", "AP", seed=5)
     assert infer_main([str(film), "--out", str(tmp_path / "out"), "--models", str(tiny_models), "--quiet"]) == 0
@@ -78,7 +78,7 @@ def test_infer_and_evaluate_run_on_a_trained_model_set(tiny_models, tmp_path):
 @pytest.mark.skipif(not (DEFAULT_MODELS / "meta.json").exists(), reason="no shipped model in models/default")
 def test_shipped_model_segments_and_places_corners_on_phantoms(tmp_path):
     from pipeline.evaluate import main as evaluate_main
-    from pipeline.lib.phantom import PhantomSpec, make_phantom, write_phantom
+    from spine.phantom import PhantomSpec, make_phantom, write_phantom
 
     for k in range(2):
         write_phantom(make_phantom(PhantomSpec(seed=400 + k, height_px=768)), tmp_path / "set", f"p{k}", fmt="png")
@@ -103,15 +103,15 @@ def test_shipped_model_segments_and_places_corners_on_phantoms(tmp_path):
 @pytest.mark.skipif(not (DEFAULT_MODELS / "meta.json").exists(), reason="no shipped model in models/default")
 def test_shipped_model_measures_a_phantom_close_to_its_truth(tmp_path):
     from pipeline.infer import infer
-    from pipeline.lib.radiograph import read_radiograph
-    from pipeline.lib.result import read_result
     from pipeline.models import ModelSet
+    from spine.radiograph import read_radiograph
+    from spine.result import read_result
 
     film = make_sample(tmp_path, "AP", seed=7)
     truth = read_result(film.with_suffix(".json"))
     result = infer(read_radiograph(film), ModelSet.load())
     assert abs(len(result.spine) - len(truth.spine)) <= 1 and len(result.spine) >= 15
-    from pipeline.lib.metrics import pair_by_overlap
+    from spine.research.metrics import pair_by_overlap
 
     pairs = pair_by_overlap(
         np.array([v.box.as_list() for v in truth.spine.vertebrae]), np.array([v.box.as_list() for v in result.spine.vertebrae])

@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from pipeline.lib.crop import Crop
-from pipeline.lib.geometry import CORNERS, FLIP_CORNERS, LEVELS, Box, Polygon, Spine, Vertebra, box_iou, level_range
-from pipeline.lib.result import SCHEMA, ImageInfo, SpineResult, from_dict, read_result, to_dict, write_result
+from spine.crop import Crop
+from spine.geometry import CORNERS, FLIP_CORNERS, LEVELS, Box, Polygon, Spine, Vertebra, box_iou, level_range
+from spine.result import SCHEMA, ImageInfo, SpineResult, from_dict, read_result, to_dict, write_result
 
 
 def test_corner_order_and_levels_declared_once():

@@ -16,13 +16,13 @@ from pipeline.infer import main as infer_main
 
 
 def expand_inputs(items):
-    from pipeline.lib.inputs import expand_inputs as expand
+    from spine.inputs import expand_inputs as expand
 
     return expand(items)
 
 
 def output_stems(paths):
-    from pipeline.lib.inputs import output_stems as stems
+    from spine.inputs import output_stems as stems
 
     return stems(paths)
 
@@ -69,7 +69,7 @@ def test_folders_are_searched_recursively_by_content(tmp_path, film):
 
 
 def test_empty_folder_or_glob_matching_nothing_is_an_error(tmp_path, models, capsys):
-    from pipeline.lib.inputs import NothingToDo
+    from spine.inputs import NothingToDo
 
     (tmp_path / "empty").mkdir()
     with pytest.raises(NothingToDo):
@@ -105,7 +105,7 @@ def test_same_name_in_two_folders_gives_two_results(tmp_path, models, film):
 def test_other_modalities_are_refused_naming_the_modality(name, modality):
     from pydicom.data import get_testdata_file
 
-    from pipeline.lib.radiograph import RadiographError, read_radiograph
+    from spine.radiograph import RadiographError, read_radiograph
 
     with pytest.raises(RadiographError, match=modality) as info:
         read_radiograph(get_testdata_file(name))
@@ -118,8 +118,8 @@ def test_noise_a_checkerboard_and_pydicoms_test_image_have_no_plausible_spine():
     from pydicom.data import get_testdata_file
 
     from pipeline.infer import infer
-    from pipeline.lib.radiograph import Radiograph, read_radiograph
     from pipeline.models import ModelSet
+    from spine.radiograph import Radiograph, read_radiograph
 
     models = ModelSet.load()
     rng = np.random.default_rng(0)
@@ -218,7 +218,7 @@ def test_symlink_loop_gives_each_film_once(tmp_path, film):
 def test_png_named_dcm_is_read_as_png(tmp_path):
     from PIL import Image
 
-    from pipeline.lib.radiograph import read_radiograph
+    from spine.radiograph import read_radiograph
 
     Image.fromarray(np.full((50, 40), 128, np.uint8)).save(tmp_path / "x.png")
     shutil.copy(tmp_path / "x.png", tmp_path / "x.dcm")

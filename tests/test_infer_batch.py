@@ -10,8 +10,8 @@ from helpers.models import random_model_set
 
 from pipeline.demo import make_sample
 from pipeline.infer import main
-from pipeline.lib.inputs import expand_inputs
 from pipeline.models import ModelSet
+from spine.inputs import expand_inputs
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +64,7 @@ def test_models_load_once_and_no_spine_is_reported(tmp_path, models):
     import numpy as np
 
     from pipeline.infer import infer
-    from pipeline.lib.radiograph import Radiograph
+    from spine.radiograph import Radiograph
 
     loaded = ModelSet.load(models)
     blank = Radiograph(np.zeros((400, 200), np.float32), "blank.png")

@@ -11,9 +11,9 @@ import torch
 from keypoints.codec import HeatmapCodec
 from keypoints.config import KeypointsConfig
 from keypoints.predict import CornerModel
-from pipeline.lib import config as configlib
-from pipeline.lib.crop import Crop
-from pipeline.lib.geometry import Box
+from spine import config as configlib
+from spine.crop import Crop
+from spine.geometry import Box
 
 CORNERS = torch.tensor([[[20.0, 30.0], [100.0, 26.0], [22.0, 70.0], [103.0, 72.5]]])
 
@@ -64,8 +64,8 @@ def test_heatmap_codec_at_stride_2_answers_in_crop_px():
 def test_stride_2_head_gives_half_side_maps_and_starts_from_a_stride_1_head(tmp_path):
     from keypoints.model import build_model
     from keypoints.train import KeypointModule
-    from pipeline.lib.modelfolder import load_state, save_model_folder
-    from pipeline.lib.training import start_from
+    from spine.modelfolder import load_state, save_model_folder
+    from spine.research.training import start_from
 
     cfg = configlib.build(KeypointsConfig, {"crop": {"size": 64}, "model": {"pretrained": "none"}})
     half = configlib.build(KeypointsConfig, {"crop": {"size": 64}, "model": {"pretrained": "none", "heatmap_stride": 2}})
@@ -128,8 +128,8 @@ def test_one_epoch_smoke_run(tmp_path):
 
 def test_box_sensitivity_is_one_for_a_head_that_reads_the_box_and_zero_for_one_that_reads_the_image():
     from keypoints.evaluate import box_sensitivity
-    from pipeline.lib.datasets.annotation import Annotation
-    from pipeline.lib.geometry import Spine, Vertebra
+    from spine.geometry import Spine, Vertebra
+    from spine.research.datasets.annotation import Annotation
 
     truth = np.array([[410.0, 300.0], [480.0, 300.0], [410.0, 340.0], [480.0, 340.0]])
     spine = Spine((Vertebra("T8", Box.from_points(truth), corners=truth),), view="AP")
@@ -145,7 +145,7 @@ def test_box_sensitivity_is_one_for_a_head_that_reads_the_box_and_zero_for_one_t
     import tempfile
     from pathlib import Path
 
-    from pipeline.lib.files import atomic_write_png
+    from spine.files import atomic_write_png
 
     path = atomic_write_png(Path(tempfile.mkdtemp()) / "f.png", np.zeros((600, 800), np.uint16))
     films = [Annotation(str(path), "p", "phantom", spine, 800, 600)]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("pipeline", "detector", "segmenter", "keypoints")
+PACKAGES = ("spine", "pipeline", "detector", "segmenter", "keypoints")
 
 
 def test_import_linter_contracts_are_kept():
@@ -45,10 +45,10 @@ def _package(module: str, subpackages: set[str]) -> str:
     """The unit a module belongs to: a stage (its subpackage included: the stage's layers contract orders them),
     the tools (``pipeline``, the review app included), a subpackage of the library, or a module of the library."""
     parts = module.split(".")
-    if parts[:2] != ["pipeline", "lib"]:
+    if parts[0] != "spine":
         return parts[0]
-    third = ".".join(parts[:3])
-    return third if third in subpackages else module
+    second = ".".join(parts[:2])
+    return second if second in subpackages else module
 
 
 def test_no_package_imports_itself_back():

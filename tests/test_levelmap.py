@@ -10,9 +10,9 @@ from detector.levelmap.data import label_map
 from detector.levelmap.frame import MAP_CLASSES, chain_frame, chain_pitch, decode_evidence, member_evidence, painted_boxes
 from detector.levels.decode import CLASSES, DecodeConfig
 from detector.levels.predict import name_chain, with_ends
-from pipeline.lib.crop import Crop
-from pipeline.lib.datasets.splits import make_folds
-from pipeline.lib.geometry import AASCE_LEVELS, Box, Spine, Vertebra
+from spine.crop import Crop
+from spine.geometry import AASCE_LEVELS, Box, Spine, Vertebra
+from spine.research.datasets.splits import make_folds
 
 
 def column(n: int, pitch: float = 20.0, top: float = 100.0, x: float = 50.0) -> np.ndarray:
@@ -127,7 +127,7 @@ def test_a_run_cut_off_by_the_film_says_so_and_one_missing_inside_the_film_says_
 
 
 def test_frame_errors_count_a_missing_vertebra_as_four_corners_off():
-    from pipeline.lib.metrics import frame_errors, landmark_summary
+    from spine.research.metrics import frame_errors, landmark_summary
 
     truth = {"T1": np.zeros((4, 2)), "T2": np.full((4, 2), 10.0)}
     pred = {"T1": np.array([[30.0, 40.0]] * 4)}  # 50 px off in a 1408-px film: 25 px in the 704-px frame

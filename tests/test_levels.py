@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from detector.levels.decode import CLASSES, NONE, DecodeConfig, decode, shift_between
-from pipeline.lib.geometry import AASCE_LEVELS, Box, Spine, Vertebra, level_range
+from spine.geometry import AASCE_LEVELS, Box, Spine, Vertebra, level_range
 
 CFG = DecodeConfig()
 
@@ -189,7 +189,7 @@ def test_a_sure_naming_the_count_would_give_otherwise_is_disputed():
     """The identifier names the chain one level lower than its count (the priors' names it arrived with): a
     disputed warning naming an example; agreeing names, or an uncertain naming (already warned), give none."""
     from detector.levels.predict import apply_naming, naming_warnings
-    from pipeline.lib.result import levels_disputed, levels_uncertain
+    from spine.result import levels_disputed, levels_uncertain
 
     members = chain([None] * 17)
     extrapolated = np.zeros(17, bool)
@@ -207,7 +207,7 @@ def test_a_sure_naming_the_count_would_give_otherwise_is_disputed():
 
 
 def test_level_p_survives_the_json_round_trip():
-    from pipeline.lib.result import vertebra_from_dict, vertebra_to_dict
+    from spine.result import vertebra_from_dict, vertebra_to_dict
 
     v = Vertebra("T1", Box(0, 0, 10, 10), level_p=(("T1", 0.9), ("C7", 0.08)))
     back = vertebra_from_dict(vertebra_to_dict(v))
@@ -260,8 +260,8 @@ def test_one_epoch_of_training_on_phantoms_makes_a_loadable_identifier(tmp_path)
     from detector.levels.config import LevelsConfig
     from detector.levels.predict import LevelIdentifier
     from detector.levels.train import train
-    from pipeline.lib import config as configlib
     from pipeline.models import DEFAULT_MODELS
+    from spine import config as configlib
 
     cfg = configlib.load(LevelsConfig, "configs/levels.yaml", [
         f"output={tmp_path}", f"cache={tmp_path / 'cache'}", f"detector={DEFAULT_MODELS / 'detector'}", "train.epochs=1",

@@ -6,9 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
-from pipeline.lib.datasets.seed import vertebrae_from_mask
-from pipeline.lib.masks import fit_quadrilateral, outline, separate_instances
-from pipeline.lib.phantom import PhantomSpec, make_phantom
+from spine.masks import fit_quadrilateral, outline, separate_instances
+from spine.phantom import PhantomSpec, make_phantom
+from spine.research.datasets.seed import vertebrae_from_mask
 
 
 @pytest.fixture(scope="module", params=[("AP", 1), ("LAT", 2)])

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.lib.geometry import FLIP_CORNERS, Spine, Vertebra
-from pipeline.lib.measures import cmae, compare, measure_spine, smape
-from pipeline.lib.measures.aasce import aasce_cobb
+from spine.geometry import FLIP_CORNERS, Spine, Vertebra
+from spine.measures import cmae, compare, measure_spine, smape
+from spine.measures.aasce import aasce_cobb
 
 
 def quad(cx: float, cy: float, w: float, h: float, tilt: float = 0.0, h_right: float | None = None) -> np.ndarray:
@@ -87,7 +87,7 @@ def test_trapezoid_heights_wedge_and_genant_on_a_lateral_film():
 
 
 def test_middle_height_comes_from_the_mask_when_present():
-    from pipeline.lib.geometry import Polygon
+    from spine.geometry import Polygon
 
     corners = quad(100, 100, 40, 20)
     biconcave = Polygon(np.array([[80, 90], [100, 94], [120, 90], [120, 110], [100, 106], [80, 110]], float))
@@ -198,7 +198,7 @@ def test_phantom_ground_truth_is_reproduced(ap_phantom, lat_phantom):
 def test_aasce_protocol_reproduces_the_organisers_angles(aasce_root):
     from PIL import Image
 
-    from pipeline.lib.datasets import load_aasce, load_angles
+    from spine.research.datasets import load_aasce, load_angles
 
     truth = load_angles(aasce_root)
     worst = 0.0

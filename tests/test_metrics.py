@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from pipeline.lib.metrics import average_precision, corner_summary, dice_iou, match_boxes, pair_by_overlap
+from spine.research.metrics import average_precision, corner_summary, dice_iou, match_boxes, pair_by_overlap
 
 
 def test_match_boxes_is_one_to_one_and_respects_the_threshold():
@@ -49,7 +49,7 @@ def _straight_chain(n: int = 5) -> np.ndarray:
 
 
 def test_error_structure_separates_a_films_widening_from_the_rest():
-    from pipeline.lib.metrics import error_structure
+    from spine.research.metrics import error_structure
 
     truth = _straight_chain()
     wider = truth.copy()
@@ -62,7 +62,7 @@ def test_error_structure_separates_a_films_widening_from_the_rest():
 
 
 def test_error_structure_roughness_of_one_displaced_vertebra():
-    from pipeline.lib.metrics import error_structure
+    from spine.research.metrics import error_structure
 
     truth = _straight_chain()
     bumped = truth.copy()

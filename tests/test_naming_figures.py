@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from detector.levels.evaluate import film_row, summarise
-from pipeline.lib.geometry import AASCE_LEVELS, STANDARD_LEVELS, Box, Spine, Vertebra
-from pipeline.lib.result import LEVELS_DISPUTED, LEVELS_UNCERTAIN
+from spine.geometry import AASCE_LEVELS, STANDARD_LEVELS, Box, Spine, Vertebra
+from spine.result import LEVELS_DISPUTED, LEVELS_UNCERTAIN
 
 
 def truth() -> Spine:
@@ -53,15 +53,15 @@ def test_unflagged_films_split_into_disputed_and_neither():
 def test_a_phantoms_age_and_sex_reach_the_finder(tmp_path):
     """An identifier trained with age and sex is measured with them (the phantoms' records hold them)."""
     from detector.levels.evaluate import evaluate_naming
-    from pipeline.lib.datasets import load_phantom_folder
-    from pipeline.lib.phantom import PhantomSpec, make_phantom, write_phantom
+    from spine.phantom import PhantomSpec, make_phantom, write_phantom
+    from spine.research.datasets import load_phantom_folder
 
     write_phantom(make_phantom(PhantomSpec(view="AP", seed=5, height_px=256, age=14, sex="M")), tmp_path, "p", fmt="png")
     calls = []
 
     class Finder:
         def priors(self, view):
-            from pipeline.lib.priors import PriorsConfig
+            from detector.priors import PriorsConfig
 
             return PriorsConfig()
 
@@ -74,8 +74,8 @@ def test_a_phantoms_age_and_sex_reach_the_finder(tmp_path):
 
 
 def test_the_overlay_legend_tells_uncertain_from_disputed_names():
-    from pipeline.lib.overlay import _legend_lines
-    from pipeline.lib.result import ImageInfo, SpineResult
+    from spine.overlay import _legend_lines
+    from spine.result import ImageInfo, SpineResult
 
     def legend(*warnings):
         return [text for text, _ in _legend_lines(SpineResult(ImageInfo("x.png", 10, 10), truth(), {}, warnings))]

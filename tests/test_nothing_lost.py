@@ -76,7 +76,7 @@ def test_the_summary_lists_every_result_present(tmp_path, models, film):
 
 
 def test_ctrl_c_is_held_back_until_a_result_and_its_row_are_written():
-    from pipeline.lib.files import uninterrupted
+    from spine.files import uninterrupted
 
     done = []
     with pytest.raises(KeyboardInterrupt):
@@ -169,7 +169,7 @@ def test_a_mangled_model_set_is_refused_at_load_in_one_line(tmp_path, models, fi
 @pytest.mark.slow
 def test_a_swapped_int8_twin_is_refused_at_load(tmp_path):
     from pipeline.infer import UsageError, load_models
-    from pipeline.lib.paths import DEFAULT_MODELS
+    from spine.paths import DEFAULT_MODELS
 
     swapped = tmp_path / "swapped"
     shutil.copytree(DEFAULT_MODELS, swapped)

@@ -10,11 +10,11 @@ import torch
 
 from keypoints.config import PredictConfig as CornerPredict
 from keypoints.predict import CornerModel
-from pipeline.lib import onnxrun
-from pipeline.lib.onnxrun import OnnxNetwork, export_onnx, runner
-from pipeline.lib.paths import DEFAULT_MODELS
 from segmenter.config import PredictConfig as SegmentPredict
 from segmenter.predict import Segmenter
+from spine import onnxrun
+from spine.onnxrun import OnnxNetwork, export_onnx, runner
+from spine.paths import DEFAULT_MODELS
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from pipeline.demo import make_sample
-from pipeline.lib.measures import compare, measure_spine
-from pipeline.lib.result import read_result
 from pipeline.measure import main as measure_main
+from spine.measures import compare, measure_spine
+from spine.result import read_result
 
 
 @pytest.fixture(scope="module")

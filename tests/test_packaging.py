@@ -12,7 +12,7 @@ import pytest
 import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCE_ROOTS = ("pipeline", "detector", "segmenter", "keypoints")
+SOURCE_ROOTS = ("spine", "pipeline", "detector", "segmenter", "keypoints")
 
 
 def test_every_source_package_is_in_the_wheel_list():
@@ -45,7 +45,7 @@ def test_a_built_wheel_carries_configs_model_and_scripts(tmp_path):
     assert {"spine-infer", "spine-measure", "spine-review", "spine-node"} <= {p.name for p in (tmp_path / "site" / "bin").iterdir()}
     site_packages = next(p for p in sys.path if p.endswith("site-packages"))
     probe = (
-        "import pipeline, pipeline.lib.paths as p; from pipeline.models import ModelSet; m = ModelSet.load(); "
+        "import pipeline, spine.paths as p; from pipeline.models import ModelSet; m = ModelSet.load(); "
         "print(pipeline.__file__, p.REPO_ROOT, (p.CONFIGS / 'levels.yaml').exists(), type(m.detector).__name__, "
         "m.provenance['runtimes']['segmenter'], m.provenance['runtimes']['keypoints'])"
     )
@@ -54,6 +54,6 @@ def test_a_built_wheel_carries_configs_model_and_scripts(tmp_path):
     done = subprocess.run(["python3", "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     package_file, root, has_configs, detector, *runtimes = done.stdout.split()
-    assert package_file.startswith(str(tmp_path / "site")) and root.endswith("pipeline/assets")
+    assert package_file.startswith(str(tmp_path / "site")) and root.endswith("spine/assets")
     assert has_configs == "True" and detector == "Detector"
     assert runtimes == ["onnx-int8", "onnx-int8"]  # the 8-bit twins travel with the model

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline.lib.phantom import PhantomSpec, make_phantom, write_phantom
-from pipeline.lib.radiograph import read_radiograph
+from spine.phantom import PhantomSpec, make_phantom, write_phantom
+from spine.radiograph import read_radiograph
 
 
 def test_deterministic_by_seed():

@@ -23,7 +23,7 @@ def _truth(tmp_path, seed=3):
 
 
 def test_a_header_pixel_spacing_of_50_mm_is_not_used(tmp_path):
-    from pipeline.lib.radiograph import read_radiograph
+    from spine.radiograph import read_radiograph
 
     film, _ = _truth(tmp_path)
     ds = pydicom.dcmread(film)
@@ -35,8 +35,8 @@ def test_a_header_pixel_spacing_of_50_mm_is_not_used(tmp_path):
 
 @pytest.mark.parametrize("spacing", [[1e9, 1e9], [0.001, 0.001]])
 def test_a_results_implausible_spacing_is_not_used(tmp_path, spacing):
-    from pipeline.lib.result import from_dict
     from pipeline.measure import measure_result
+    from spine.result import from_dict
 
     _, document = _truth(tmp_path)
     document["image"]["spacing_mm"] = spacing
@@ -47,7 +47,7 @@ def test_a_results_implausible_spacing_is_not_used(tmp_path, spacing):
 
 @pytest.mark.parametrize("corner", [[True, "1"], ["1", 2], [None, 2], [float("nan"), 1], [[1], 2]])
 def test_corners_must_be_finite_numbers(tmp_path, corner):
-    from pipeline.lib.result import ResultError, from_dict
+    from spine.result import ResultError, from_dict
 
     _, document = _truth(tmp_path)
     document["vertebrae"][4]["corners"][0] = corner
@@ -84,7 +84,7 @@ def test_compare_never_subtracts_px_from_mm(tmp_path):
 
 
 def test_a_monochrome1_films_presentation_state_is_inverse(tmp_path):
-    from pipeline.lib.dicomout.gsps import presentation_lut
+    from spine.dicomout.gsps import presentation_lut
 
     film, _ = _truth(tmp_path)
     ds = pydicom.dcmread(film)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.lib.config import ConfigError
-from pipeline.lib.geometry import AASCE_LEVELS, Box, Spine
-from pipeline.lib.priors import Detection, PriorsConfig, apply_priors, snap_inferred
+from detector.priors import PriorsConfig, apply_priors, snap_inferred
+from spine.config import ConfigError
+from spine.contracts import Detection
+from spine.geometry import AASCE_LEVELS, Box, Spine
 
 
 def column(n: int = 17, curve: float = 0.0, top: float = 100.0) -> list[Detection]:
@@ -114,7 +115,7 @@ def test_per_level_scores_name_the_chain():
 
 
 def test_config_validation():
-    from pipeline.lib.config import ConfigError, build
+    from spine.config import ConfigError, build
 
     with pytest.raises(ConfigError, match="cranial to caudal"):
         build(PriorsConfig, {"expected_levels": ["L5", "T1"]})
@@ -155,7 +156,7 @@ def test_snap_iou_is_validated():
 
 
 def test_a_detection_as_much_another_vertebra_s_is_not_taken():
-    from pipeline.lib.geometry import Vertebra
+    from spine.geometry import Vertebra
 
     spine = Spine((Vertebra("T1", Box(0, 0, 10, 10), score=0.9), Vertebra("T2", Box(0, 8, 10, 18), score=0.0, inferred=True),
                    Vertebra("T3", Box(0, 20, 10, 30), score=0.9)))

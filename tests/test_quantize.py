@@ -12,12 +12,12 @@ import torch
 
 from keypoints.config import PredictConfig as CornerPredict
 from keypoints.predict import CornerModel
-from pipeline.lib.onnxrun import OnnxNetwork, export_onnx, runner
-from pipeline.lib.paths import DEFAULT_MODELS
-from pipeline.lib.quantize import INT8, load_int8, quantize, save_int8
 from pipeline.models import ModelSet
 from segmenter.config import PredictConfig as SegmentPredict
 from segmenter.predict import Segmenter
+from spine.int8 import INT8, load_int8, quantize, save_int8
+from spine.onnxrun import OnnxNetwork, export_onnx, runner
+from spine.paths import DEFAULT_MODELS
 
 
 class Block(torch.nn.Module):
@@ -91,9 +91,9 @@ def test_shipped_int8_corners_and_masks_agree_with_float_on_a_phantom(ap_phantom
 
 @pytest.mark.slow
 def test_the_quantize_tool_writes_current_twins_from_the_sets_own_crops(tmp_path):
-    from pipeline.lib.modelfolder import read_meta
-    from pipeline.lib.phantom import PhantomSpec, make_phantom, write_phantom
     from pipeline.quantize import main
+    from spine.modelfolder import read_meta
+    from spine.phantom import PhantomSpec, make_phantom, write_phantom
 
     films = tmp_path / "films"
     for seed in range(3):

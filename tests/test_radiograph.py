@@ -8,8 +8,8 @@ import pytest
 from helpers.jpeg_lossless import encode as jpeg_lossless
 from PIL import Image
 
-from pipeline.lib.dicom_writer import write_dicom
-from pipeline.lib.radiograph import RadiographError, read_radiograph, window
+from spine.dicomfilm import write_dicom
+from spine.radiograph import RadiographError, read_radiograph, window
 
 
 def _bone_image(h: int = 64, w: int = 48) -> np.ndarray:

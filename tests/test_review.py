@@ -23,9 +23,9 @@ TOKEN = "test-token-123"
 def results(tmp_path_factory):
     """A results folder: a phantom measured from its true geometry (a stand-in for a pipeline.infer result), a
     film that failed, and a second phantom of the same patient to compare."""
-    from pipeline.lib.result import read_result, write_result
-    from pipeline.lib.summary import FIELDS, Summary, other_row, result_row
     from pipeline.measure import measure_result
+    from spine.result import read_result, write_result
+    from spine.summary import FIELDS, Summary, other_row, result_row
 
     root = tmp_path_factory.mktemp("review")
     films, out = root / "films", root / "out"
@@ -229,7 +229,7 @@ def test_doctor_drags_a_corner_sees_the_cobb_change_and_saves(client, tmp_path):
 def test_the_list_tells_uncertain_from_disputed_names(client):
     """A film whose names the identifier was unsure of, and one whose names only the count disputes, are listed
     apart (the page shows each its own badge)."""
-    from pipeline.lib.result import LEVELS_DISPUTED, LEVELS_UNCERTAIN, read_result, write_result
+    from spine.result import LEVELS_DISPUTED, LEVELS_UNCERTAIN, read_result, write_result
 
     c, folder = client
     for stem, warning in (("first", f"{LEVELS_UNCERTAIN}: close call"), ("second", f"{LEVELS_DISPUTED}: counted otherwise")):

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline.lib import config as configlib
-from pipeline.lib.crop import Crop
-from pipeline.lib.geometry import Box, Polygon
 from segmenter.config import ModelConfig, SegmenterConfig
 from segmenter.model import TOP_ROW, build_model
 from segmenter.predict import crop_mask_to_polygon
+from spine import config as configlib
+from spine.crop import Crop
+from spine.geometry import Box, Polygon
 
 
 def test_deep_supervision_heads_exist_and_all_reach_the_loss():
@@ -36,7 +36,7 @@ def test_deep_supervision_off_has_no_aux_outputs():
 
 
 def test_pretrained_lite0_weights_load_into_the_encoder():
-    from pipeline.lib.pretrained import load_imagenet_lite0
+    from spine.research.pretrained import load_imagenet_lite0
 
     model = build_model(ModelConfig(pretrained="none"))
     before = model.net.encoder.state_dict()["model.conv_stem.weight"].clone()
@@ -90,10 +90,10 @@ def test_one_epoch_smoke_run(tmp_path):
 def test_whole_film_baseline_smoke_run(tmp_path):
     """The seed's approach (one UNet++ on the whole film, instances separated after) trains, describes itself,
     loads through the same ``Segmenter.load`` and scores the hidden part on phantoms."""
-    from pipeline.lib.datasets.sources import phantom_annotations
     from segmenter.evaluate import evaluate_segmenter
     from segmenter.predict import load_segmenter
     from segmenter.train import train
+    from spine.research.datasets.sources import phantom_annotations
 
     cfg = configlib.build(SegmenterConfig, {
         "name": "whole", "output": str(tmp_path / "runs"), "mode": "whole_film",

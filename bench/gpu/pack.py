@@ -26,7 +26,7 @@ from detector.data import (
     detector_sets,  # noqa: E402
     export_dataset,  # noqa: E402
 )
-from pipeline.lib import config as configlib  # noqa: E402
+from spine import config as configlib  # noqa: E402
 
 
 def build(imgsz: int, classes: str) -> tuple[Path, dict]:
@@ -36,7 +36,7 @@ def build(imgsz: int, classes: str) -> tuple[Path, dict]:
 
 
 def main() -> int:
-    from pipeline.lib.offline import configure
+    from spine.offline import configure
 
     configure()
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from detector.config import DetectorConfig  # noqa: E402
-from pipeline.lib import config as configlib  # noqa: E402
+from spine import config as configlib  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -64,7 +64,7 @@ def train_arm(arm: str, pack: Path, work: Path, out: Path, extra: list[str]) -> 
 
 
 def main() -> int:
-    from pipeline.lib.offline import configure
+    from spine.offline import configure
 
     configure()
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from pipeline.lib.config import ConfigError
-from pipeline.lib.datasets.sources import DataConfig
-from pipeline.lib.training import LightningTrainConfig
+from spine.config import ConfigError
+from spine.research.datasets.sources import DataConfig
+from spine.research.training import LightningTrainConfig
 
 ENCODER_STEP = 32
 

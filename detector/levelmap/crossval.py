@@ -33,7 +33,7 @@ from detector.levelmap.frame import decode_evidence, member_evidence
 from detector.levels.data import extend_chain, film_age_sex, spine_boxes
 from detector.levels.evaluate import film_row, summarise
 from detector.levels.predict import name_chain, with_ends
-from pipeline.lib.priors import apply_priors, snap_inferred
+from detector.priors import apply_priors, snap_inferred
 
 SETTINGS: dict[str, EvidenceConfig | None] = {"off": None}
 for _use in ("anchors", "all"):
@@ -76,7 +76,7 @@ class FilmCase:
 
 
 def film_case(ann, finder, identifier, levelmap, fold: int, unseen: bool) -> FilmCase | None:
-    from pipeline.lib.radiograph import read_radiograph
+    from spine.radiograph import read_radiograph
 
     pixels = read_radiograph(ann.image).pixels
     priors = finder.priors("AP")
@@ -106,7 +106,7 @@ def end_found(found, truth, level: str) -> tuple[bool, bool]:
 
 
 def name_case(case: FilmCase, setting: EvidenceConfig | None, decode_cfg, snap_iou: float) -> dict:
-    from pipeline.lib.geometry import Spine
+    from spine.geometry import Spine
 
     if not case.variants:
         found, warnings = Spine((), view="AP"), []
@@ -159,8 +159,8 @@ def evaluate(models: Path, cfg: LevelMapConfig, settings: dict | None = None,
 
     from detector.levelmap.predict import LevelMap
     from detector.predict import spine_finder
-    from pipeline.lib.datasets.sources import aasce_annotations, aasce_split
-    from pipeline.lib.datasets.splits import load_or_make_folds
+    from spine.research.datasets.sources import aasce_annotations, aasce_split
+    from spine.research.datasets.splits import load_or_make_folds
 
     finder = spine_finder(models / "detector", levels=models / "levels")
     identifier = finder.levels
@@ -215,7 +215,7 @@ def choose(settings: dict, key: str = CHOICE) -> str:
 
 def cases_path(cfg: LevelMapConfig, models: Path, folds: tuple[int, ...]) -> Path:
     """Where the films' cases are kept: keyed by the model set's files and the fold maps' weights."""
-    from pipeline.lib.modelfolder import folder_digest
+    from spine.modelfolder import folder_digest
 
     key = [folder_digest(models / "detector"), folder_digest(models / "levels"), list(folds)]
     key += [folder_digest(Path(cfg.output) / f"levelmap_fold{k}" / "model") for k in folds]
@@ -230,10 +230,10 @@ def summary(cases: list[FilmCase], rows: list[dict], expected, folds: tuple[int,
 
 
 def main(argv: list[str] | None = None) -> int:
-    from pipeline.lib import config as configlib
-    from pipeline.lib.files import atomic_write_json
-    from pipeline.lib.offline import configure
-    from pipeline.lib.paths import DEFAULT_MODELS
+    from spine import config as configlib
+    from spine.files import atomic_write_json
+    from spine.offline import configure
+    from spine.paths import DEFAULT_MODELS
 
     configure()
     parser = argparse.ArgumentParser(prog="python -m detector.levelmap.crossval", description=__doc__.strip().splitlines()[0])

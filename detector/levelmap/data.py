@@ -16,7 +16,7 @@ import numpy as np
 
 from detector.levelmap.config import FrameAugmentConfig, FrameConfig
 from detector.levelmap.frame import chain_frame
-from pipeline.lib.geometry import AASCE_LEVELS, IL, IR, SL, SR
+from spine.geometry import AASCE_LEVELS, IL, IR, SL, SR
 
 POLYGON = [SL, SR, IR, IL]  # the corners around the body
 
@@ -39,7 +39,7 @@ def labelled_t1_l5(annotation) -> bool:
 
 
 def _read(annotation, height: int) -> Film:
-    from pipeline.lib.radiograph import read_radiograph
+    from spine.radiograph import read_radiograph
 
     pixels = read_radiograph(annotation.image).pixels
     scale = height / pixels.shape[0]

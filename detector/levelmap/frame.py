@@ -13,8 +13,8 @@ import numpy as np
 
 from detector.levelmap.config import FrameConfig
 from detector.levels.decode import CLASSES
-from pipeline.lib.crop import Crop
-from pipeline.lib.geometry import AASCE_LEVELS, Box
+from spine.crop import Crop
+from spine.geometry import AASCE_LEVELS, Box
 
 MAP_CLASSES: tuple[str, ...] = ("background", *AASCE_LEVELS)
 ANCHORS: tuple[str, ...] = ("T1", "T12", "L5")

@@ -13,7 +13,7 @@ def build_model(cfg: ModelConfig, pretrained: bool = True) -> torch.nn.Module:
     model = smp.Unet(encoder_name=cfg.encoder, encoder_weights=None, in_channels=1, classes=len(MAP_CLASSES),
                      decoder_channels=tuple(cfg.decoder_channels))
     if pretrained and cfg.pretrained == "efficientnet_lite0":
-        from pipeline.lib.pretrained import load_imagenet_lite0
+        from spine.research.pretrained import load_imagenet_lite0
 
         load_imagenet_lite0(model.encoder)
     return model

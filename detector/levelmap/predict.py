@@ -13,11 +13,11 @@ import torch
 from detector.levelmap.config import EvidenceConfig, FrameConfig, LevelMapConfig
 from detector.levelmap.frame import chain_frame, chain_pitch, decode_evidence, member_evidence, painted_boxes
 from detector.levelmap.model import build_model, model_input
-from pipeline.lib import config as configlib
-from pipeline.lib.crop import Crop
-from pipeline.lib.geometry import Box
-from pipeline.lib.modelfolder import check_meta, load_weights, read_meta
-from pipeline.lib.onnxrun import Runtime, runner
+from spine import config as configlib
+from spine.crop import Crop
+from spine.geometry import Box
+from spine.modelfolder import check_meta, load_weights, read_meta
+from spine.onnxrun import Runtime, runner
 
 
 @dataclass(frozen=True, eq=False)

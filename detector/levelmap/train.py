@@ -21,10 +21,10 @@ from detector.levelmap.config import FrameAugmentConfig, FrameConfig, LevelMapCo
 from detector.levelmap.data import Film, cached_films, sample_frame
 from detector.levelmap.frame import MAP_CLASSES
 from detector.levelmap.model import build_model, model_input
-from pipeline.lib.datasets.sources import aasce_annotations, phantom_annotations
-from pipeline.lib.datasets.splits import load_or_make_folds
-from pipeline.lib.modelfolder import save_model_folder
-from pipeline.lib.training import TrainResult, best_state, epochs_record, fit, seeded, stage_main
+from spine.modelfolder import save_model_folder
+from spine.research.datasets.sources import aasce_annotations, phantom_annotations
+from spine.research.datasets.splits import load_or_make_folds
+from spine.research.training import TrainResult, best_state, epochs_record, fit, seeded, stage_main
 
 
 class FrameDataset(Dataset):

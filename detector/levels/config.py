@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from detector.levels.decode import DecodeConfig
-from pipeline.lib.config import ConfigError
-from pipeline.lib.datasets.sources import DataConfig
-from pipeline.lib.training import LightningTrainConfig
+from spine.config import ConfigError
+from spine.research.datasets.sources import DataConfig
+from spine.research.training import LightningTrainConfig
 
 ENCODER_STEP = 32
 

@@ -18,9 +18,9 @@ import numpy as np
 
 from detector.levels.config import CropConfig
 from detector.levels.decode import CLASSES, NONE, standard_position
-from pipeline.lib.crop import Crop
-from pipeline.lib.geometry import STANDARD_LEVELS, Box, Spine, Vertebra
-from pipeline.lib.metrics import pair_by_overlap
+from spine.crop import Crop
+from spine.geometry import STANDARD_LEVELS, Box, Spine, Vertebra
+from spine.research.metrics import pair_by_overlap
 
 FEATURES = ("log_rel_width", "log_rel_height", "score", "inferred", "extrapolated", "index_from_top", "index_from_bottom",
             "centre_y", "top_margin", "bottom_margin", "lateral_view", "log_rel_pitch", "age_sex_known", "age", "female")
@@ -232,7 +232,7 @@ def build_chains(annotations, find_spine, cfg: CropConfig, progress: bool = Fals
     it cannot read), the true vertebrae stand in for it, so that every film teaches something."""
     from tqdm import tqdm
 
-    from pipeline.lib.radiograph import read_radiograph
+    from spine.radiograph import read_radiograph
 
     out = []
     for ann in tqdm(annotations, desc="chains", unit="film", disable=not progress):

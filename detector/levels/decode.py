@@ -1,7 +1,7 @@
 """The naming lattice: from per-member level probabilities to one consecutive naming of the chain.
 
 Members of the chain are given in cranial-to-caudal order, each with log-probabilities over :data:`CLASSES` (the
-levels of :data:`pipeline.lib.geometry.LEVELS` and ``none``, "not a vertebra"). A naming gives each member a level or
+levels of :data:`spine.geometry.LEVELS` and ``none``, "not a vertebra"). A naming gives each member a level or
 ``none``; the levels of the members that are vertebrae must rise strictly. Its score is the sum of the members'
 log-probabilities plus the log-priors of the steps between consecutive vertebrae: a standard step is free, each
 standard level skipped (a vertebra the detector missed) costs ``missing_cost``, a T13 or L6 costs
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipeline.lib.geometry import LEVELS, STANDARD_LEVELS
+from spine.geometry import LEVELS, STANDARD_LEVELS
 
 CLASSES: tuple[str, ...] = (*LEVELS, "none")
 NONE = len(LEVELS)

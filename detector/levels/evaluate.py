@@ -31,11 +31,11 @@ from typing import Sequence
 from detector.evaluate import naming_correct, reference_spine
 from detector.levels.data import film_age_sex, spine_boxes
 from detector.levels.decode import DecodeConfig, shift_between
-from pipeline.lib.datasets.annotation import Annotation
-from pipeline.lib.geometry import Spine
-from pipeline.lib.metrics import pair_by_overlap
-from pipeline.lib.radiograph import read_radiograph
-from pipeline.lib.result import levels_disputed, levels_uncertain
+from spine.geometry import Spine
+from spine.radiograph import read_radiograph
+from spine.research.datasets.annotation import Annotation
+from spine.research.metrics import pair_by_overlap
+from spine.result import levels_disputed, levels_uncertain
 
 
 def film_row(found: Spine, truth: Spine, expected: Sequence[str], warnings: Sequence[str]) -> dict:
@@ -97,7 +97,7 @@ def evaluate_naming(finder, films: Sequence[Annotation]) -> dict:
 
 def phantom_figures(finder, count: int = 40, phantom_dir: str = "cache/phantoms") -> dict:
     """Naming figures on ``count`` held-out phantoms (seeds 300000+, half AP, half lateral), per view."""
-    from pipeline.lib.datasets.sources import DataConfig, phantom_annotations
+    from spine.research.datasets.sources import DataConfig, phantom_annotations
 
     films = phantom_annotations(DataConfig(phantoms=count, phantom_dir=phantom_dir), seed_offset=300_000)
     return {view.lower(): evaluate_naming(finder, [f for f in films if f.spine.view == view]) for view in ("AP", "LAT")}
@@ -121,20 +121,20 @@ def decode_settings(base: DecodeConfig, settings: Sequence[str]) -> DecodeConfig
 def calibration_films(train_films: Sequence[Annotation], levels_folder: str | Path) -> list[Annotation]:
     """The training films of the patients the identifier in ``levels_folder`` held out for calibration."""
     from detector.levels.config import LevelsConfig, held_out
-    from pipeline.lib import config as configlib
+    from spine import config as configlib
 
     fraction = configlib.load(LevelsConfig, Path(levels_folder) / "config.yaml").calibration_fraction
     return [film for film in train_films if held_out(film.patient, fraction)]
 
 
 def main(argv: list[str] | None = None) -> int:
-    from pipeline.lib.offline import configure
+    from spine.offline import configure
 
     configure()
     from detector.predict import spine_finder
-    from pipeline.lib.datasets.sources import DataConfig, challenge_annotations, crop_stage_sets
-    from pipeline.lib.files import atomic_write_json
-    from pipeline.lib.paths import DEFAULT_MODELS
+    from spine.files import atomic_write_json
+    from spine.paths import DEFAULT_MODELS
+    from spine.research.datasets.sources import DataConfig, challenge_annotations, crop_stage_sets
 
     parser = argparse.ArgumentParser(prog="python -m detector.levels.evaluate", description="Level naming figures.")
     parser.add_argument("--models", default=str(DEFAULT_MODELS / "levels"), help="level identifier model folder")

@@ -68,7 +68,7 @@ class LevelNet(nn.Module):
 def build_model(cfg: ModelConfig, pretrained: bool = True) -> LevelNet:
     model = LevelNet(cfg)
     if pretrained and cfg.pretrained == "efficientnet_lite0":
-        from pipeline.lib.pretrained import load_imagenet_lite0
+        from spine.research.pretrained import load_imagenet_lite0
 
         load_imagenet_lite0(model.encoder)
     return model
@@ -80,7 +80,7 @@ def model_input(crops: torch.Tensor) -> torch.Tensor:
 
 
 class CropEmbedder(nn.Module):
-    """The level network's per-member CNN alone, as a module of its own (what :mod:`pipeline.lib.onnxrun` exports)."""
+    """The level network's per-member CNN alone, as a module of its own (what :mod:`spine.onnxrun` exports)."""
 
     def __init__(self, network: LevelNet):
         super().__init__()

@@ -22,11 +22,11 @@ from detector.levels.config import CropConfig, LevelsConfig
 from detector.levels.data import context_crops, extend_chain, spine_boxes, spine_features
 from detector.levels.decode import CLASSES, EXTRA_LEVELS, DecodeConfig, Naming, decode, describe_runner_up, shift_between, standard_position
 from detector.levels.model import CropEmbedder, build_model, model_input
-from pipeline.lib import config as configlib
-from pipeline.lib.geometry import STANDARD_LEVELS, Box, Spine, Vertebra
-from pipeline.lib.modelfolder import load_weights, read_meta
-from pipeline.lib.onnxrun import Runtime, runner
-from pipeline.lib.result import LEVELS_DISPUTED, LEVELS_UNCERTAIN, levels_disputed, levels_uncertain
+from spine import config as configlib
+from spine.geometry import STANDARD_LEVELS, Box, Spine, Vertebra
+from spine.modelfolder import load_weights, read_meta
+from spine.onnxrun import Runtime, runner
+from spine.result import LEVELS_DISPUTED, LEVELS_UNCERTAIN, levels_disputed, levels_uncertain
 
 
 @dataclass

@@ -23,9 +23,9 @@ from detector.levels.config import ChainAugmentConfig, LevelsConfig, held_out
 from detector.levels.data import UNKNOWN, ChainSample, refeature
 from detector.levels.decode import CLASSES
 from detector.levels.model import build_model, model_input
-from pipeline.lib.datasets.sources import crop_stage_sets
-from pipeline.lib.modelfolder import save_model_folder, update_meta
-from pipeline.lib.training import TrainResult, best_state, epochs_record, fit, seeded, stage_main
+from spine.modelfolder import save_model_folder, update_meta
+from spine.research.datasets.sources import crop_stage_sets
+from spine.research.training import TrainResult, best_state, epochs_record, fit, seeded, stage_main
 
 
 def augment_chain(s: ChainSample, cfg: ChainAugmentConfig, rng: np.random.Generator):

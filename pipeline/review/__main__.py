@@ -27,9 +27,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
-    from pipeline.lib.offline import configure
     from pipeline.review.app import create_app
     from pipeline.review.store import ResultsFolder
+    from spine.offline import configure
 
     args = parse_args(argv)
     configure()

@@ -75,7 +75,7 @@ def create_app(store: ResultsFolder, token: str) -> FastAPI:
         return document
 
     def checked(call):
-        from pipeline.lib.result import ResultError
+        from spine.result import ResultError
 
         try:
             return call()
@@ -114,8 +114,8 @@ def create_app(store: ResultsFolder, token: str) -> FastAPI:
 
     @app.post("/api/measure")
     async def measure(request: Request) -> dict:
-        from pipeline.lib.result import from_dict, to_dict
         from pipeline.measure import measure_result
+        from spine.result import from_dict, to_dict
 
         document = await document_of(request)
         return checked(lambda: to_dict(measure_result(from_dict(document))))
@@ -128,7 +128,7 @@ def create_app(store: ResultsFolder, token: str) -> FastAPI:
 
     @app.get("/api/compare")
     def compare(earlier: str, later: str) -> JSONResponse:
-        from pipeline.lib.measures import compare as diff
+        from spine.measures import compare as diff
 
         a, b = (checked(lambda s=s: store.document(known(s))) for s in (earlier, later))
         return JSONResponse({"earlier": earlier, "later": later, **diff(a["measurements"], b["measurements"])})

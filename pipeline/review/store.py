@@ -19,8 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.lib.files import atomic_write_json
-from pipeline.lib.result import (
+from pipeline.measure import measure_result
+from spine.files import atomic_write_json
+from spine.result import (
     SCHEMA,
     ImageInfo,
     ResultError,
@@ -31,8 +32,7 @@ from pipeline.lib.result import (
     read_result,
     to_dict,
 )
-from pipeline.lib.runfolder import AUTO, reviewed
-from pipeline.measure import measure_result
+from spine.runfolder import AUTO, reviewed
 
 
 class NotFound(KeyError):
@@ -113,8 +113,8 @@ class ResultsFolder:
 
     def document(self, stem: str) -> dict:
         """The result document of ``stem``; for a film the run could not measure, an empty one to place vertebrae in."""
-        from pipeline.lib.geometry import Spine
-        from pipeline.lib.radiograph import read_radiograph
+        from spine.geometry import Spine
+        from spine.radiograph import read_radiograph
 
         entry = self._known(stem)
         if entry["status"] != "error":
@@ -151,7 +151,7 @@ class ResultsFolder:
         """The film for display: 8-bit grey PNG (the DICOM window applied), long side at most ``max_side``."""
         import cv2
 
-        from pipeline.lib.radiograph import read_radiograph
+        from spine.radiograph import read_radiograph
 
         pixels = read_radiograph(self.film_path(stem)).pixels
         scale = min(1.0, max_side / max(pixels.shape))
@@ -191,9 +191,9 @@ class ResultsFolder:
         return to_dict(result), version
 
     def _render(self, stem: str, result: SpineResult) -> None:
-        from pipeline.lib.overlay import write_overlay
-        from pipeline.lib.radiograph import read_radiograph
-        from pipeline.lib.summary import FIELDS, Summary, result_row
+        from spine.overlay import write_overlay
+        from spine.radiograph import read_radiograph
+        from spine.summary import FIELDS, Summary, result_row
 
         try:
             film = read_radiograph(self.film_path(stem))

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import yaml
 
-from pipeline.lib import config as configlib
-from pipeline.lib.modelfolder import save_model_folder
+from spine import config as configlib
+from spine.modelfolder import save_model_folder
 
 
 def random_model_set(folder: Path) -> Path:

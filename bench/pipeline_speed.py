@@ -28,9 +28,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from detector.predict import reframe  # noqa: E402
 from detector.priors import apply_priors, snap_inferred  # noqa: E402
-from pipeline.models import ModelSet  # noqa: E402
+from pipeline.finder import reframe  # noqa: E402
+from pipeline.modelset import ModelSet  # noqa: E402
 from spine.measures import measure_spine  # noqa: E402
 from spine.radiograph import read_radiograph  # noqa: E402
 

@@ -7,11 +7,6 @@ from typing import Literal
 
 from detector.priors import PriorsConfig
 from spine.config import ConfigError
-from spine.research.datasets.sources import DataConfig
-
-# Median size of the Roboflow boxes over tight boxes from AASCE corners, measured on the 436 films both sets
-# share (6,499 matched boxes): width x1.185, height x1.271. 'shrink' divides them out about the box centre.
-ROBOFLOW_BOX_SCALE = (1.185, 1.271)
 
 
 @dataclass(frozen=True)
@@ -29,38 +24,6 @@ class ModelConfig:
             raise ConfigError(f"model.imgsz={self.imgsz} must be a multiple of 32 (the network's stride); use {fixed}")
         if not self.arch.endswith(".yaml"):
             raise ConfigError(f"model.arch={self.arch!r}: give a model yaml such as yolo11n.yaml (no downloaded weights)")
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    epochs: int = 30
-    batch: int = 16
-    patience: int = 15
-    lr0: float = 0.01
-    device: str = "cpu"
-    workers: int = 0
-    seed: int = 0
-    cache: bool = True
-    rect: bool = False
-    mosaic: float = 1.0
-    close_mosaic: int = 5
-    fliplr: float = 0.5
-    degrees: float = 5.0
-    scale: float = 0.3
-    max_train_images: int | None = None
-    max_val_images: int | None = None
-    hours: float | None = None  # a wall-clock budget: ultralytics fits its epochs and LR schedule into it
-    init: str | None = None  # a detector model folder whose weights training starts from (fine-tuning)
-    optimizer: str = "auto"  # ultralytics' choice ('auto' ignores lr0) or e.g. 'AdamW', 'SGD'
-    warmup_epochs: float = 3.0  # 0 for fine-tuning: ultralytics' warm-up starts the biases at lr 0.1
-
-
-@dataclass(frozen=True)
-class ExportConfig:
-    """How annotations become an ultralytics dataset. roboflow_boxes: 'shrink' (to tight-box scale), 'raw', 'drop'."""
-
-    roboflow_boxes: Literal["shrink", "raw", "drop"] = "shrink"
-    folder: str = "cache/detector_data"
 
 
 @dataclass(frozen=True)
@@ -89,12 +52,10 @@ class PredictConfig:
 
 
 @dataclass(frozen=True)
-class DetectorConfig:
-    name: str = "detector"
-    output: str = "runs"
-    data: DataConfig = field(default_factory=lambda: DataConfig(phantoms=60))
+class DetectorSpec:
+    """What prediction reads of a detector model folder's config.yaml: the network's input, the decoding and the
+    chain priors."""
+
     model: ModelConfig = field(default_factory=ModelConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
-    export: ExportConfig = field(default_factory=ExportConfig)
     predict: PredictConfig = field(default_factory=PredictConfig)
     priors: PriorsConfig = field(default_factory=PriorsConfig)

@@ -7,10 +7,6 @@ from typing import Literal
 
 from spine.config import ConfigError
 from spine.onnxrun import Runtime
-from spine.research.augment import AugmentConfig
-from spine.research.boxjitter import BoxJitter
-from spine.research.datasets.sources import DataConfig
-from spine.research.training import LightningTrainConfig
 
 ENCODER_STEP = 32
 
@@ -54,15 +50,9 @@ class PredictConfig:
 
 
 @dataclass(frozen=True)
-class KeypointsConfig:
-    name: str = "keypoints"
-    output: str = "runs"
-    cache: str = "cache/crops"
-    data: DataConfig = field(default_factory=lambda: DataConfig(phantoms=60))
+class KeypointsSpec:
+    """What prediction reads of a keypoints model folder's config.yaml: the crop, the network, the inference settings."""
+
     crop: CropConfig = field(default_factory=CropConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
-    augment: AugmentConfig = field(default_factory=AugmentConfig)
-    jitter: BoxJitter = field(default_factory=BoxJitter)
     predict: PredictConfig = field(default_factory=PredictConfig)
-    train: LightningTrainConfig = field(default_factory=lambda: LightningTrainConfig(epochs=15, crops_per_epoch=3200))
-

@@ -8,13 +8,6 @@ from torch import nn
 from keypoints.config import ModelConfig
 
 
-def _load_pretrained(encoder: nn.Module, cfg: ModelConfig) -> None:
-    if cfg.pretrained == "efficientnet_lite0":
-        from spine.research.pretrained import load_imagenet_lite0
-
-        load_imagenet_lite0(encoder)
-
-
 class CornerHeatmaps(nn.Module):
     """forward(x (B, C, S, S) normalised) -> (B, 4, S/stride, S/stride) raw heatmap logits (decode with HeatmapCodec).
 
@@ -38,11 +31,9 @@ class CornerHeatmaps(nn.Module):
         return self.net(x)
 
 
-def build_model(cfg: ModelConfig, pretrained: bool = True) -> nn.Module:
-    model = CornerHeatmaps(cfg, in_channels=1)
-    if pretrained:
-        _load_pretrained(model.encoder, cfg)
-    return model
+def build_model(cfg: ModelConfig) -> nn.Module:
+    """The network with random weights (training starts it from ImageNet: :func:`spine.research.pretrained.imagenet_start`)."""
+    return CornerHeatmaps(cfg, in_channels=1)
 
 
 def model_input(images: torch.Tensor) -> torch.Tensor:

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from keypoints.codec import HeatmapCodec
-from keypoints.config import KeypointsConfig
+from keypoints.config import KeypointsSpec
 from keypoints.model import build_model, model_input
 from spine import config as configlib
 from spine.crop import Crop
@@ -50,8 +50,8 @@ class CornerModel:
         meta = read_meta(folder)
         if meta.get("stage") != "keypoints":
             raise ValueError(f"{folder}: not a keypoints model folder (stage {meta.get('stage')!r})")
-        cfg = configlib.load(KeypointsConfig, folder / "config.yaml")
-        network = build_model(cfg.model, pretrained=False)
+        cfg = configlib.load_part(KeypointsSpec, folder / "config.yaml")
+        network = build_model(cfg.model)
         load_weights(network, folder)
         codec = HeatmapCodec(cfg.crop.size, beta=cfg.model.heatmap_beta, stride=cfg.model.heatmap_stride)
         return cls(network.eval().to(device), codec, cfg.crop.size, cfg.crop.margin, device, cfg.predict.flip,

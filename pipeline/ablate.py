@@ -49,9 +49,9 @@ def _evaluate_only(stage: str, cfg, folder: str) -> dict:
     from spine.research.datasets.sources import challenge_annotations
 
     if stage == "detector":
-        from detector.data import detector_sets
-        from detector.evaluate import evaluate_detector
         from detector.predict import Detector
+        from detector.training.data import detector_sets
+        from detector.training.evaluate import evaluate_detector
 
         films = detector_sets(cfg)[1] if cfg.name != "detector__challenge" else challenge_annotations(cfg.data)
         return evaluate_detector(Detector.load(folder).with_predict(cfg.predict), films, cfg.priors, _sibling_levels(folder))
@@ -64,7 +64,7 @@ def _evaluate_only(stage: str, cfg, folder: str) -> dict:
     if stage == "levels":
         return _naming_figures(cfg, None if folder == "count" else folder)
     if stage == "levelmap":  # 'crossval': the fold maps of cfg.output named with the shipped set's chains
-        from detector.levelmap.crossval import evaluate
+        from detector.levelmap.training.crossval import evaluate
 
         setting = None if cfg.evidence.weight == 0 else cfg.evidence
         return evaluate(Path(folder if folder != "crossval" else DEFAULT_MODELS), cfg, {cfg.name: setting})
@@ -89,8 +89,8 @@ def _stage_of(folder: str | Path) -> str | None:
 
 def _segmenter_figures(cfg, folder: str | Path) -> dict:
     """A segmenter's Dice on the validation films (true boxes) with ``cfg``'s inference settings, and on phantoms."""
-    from segmenter.evaluate import evaluate_segmenter
     from segmenter.predict import load_segmenter
+    from segmenter.training.evaluate import evaluate_segmenter
     from spine.research.datasets.sources import crop_stage_sets
 
     films = crop_stage_sets(cfg.data, max_val=cfg.train.max_val_films)[1]
@@ -100,12 +100,12 @@ def _segmenter_figures(cfg, folder: str | Path) -> dict:
 def _naming_figures(cfg, folder: str | Path | None) -> dict:
     """Naming figures of the level identifier in ``folder`` (None: the priors' count naming) with ``cfg``'s decode
     settings, on the validation films, the full-length challenge films and held-out phantoms (seeds 300000+)."""
-    from detector.levels.evaluate import evaluate_naming, phantom_figures
+    from detector.chain import chain_finder
     from detector.levels.predict import LevelIdentifier
-    from detector.predict import spine_finder
+    from detector.levels.training.evaluate import evaluate_naming, phantom_figures
     from spine.research.datasets.sources import challenge_annotations, crop_stage_sets
 
-    finder = spine_finder(cfg.data.repo_path(cfg.detector))
+    finder = chain_finder(cfg.data.repo_path(cfg.detector))
     if folder is not None:
         finder.levels = LevelIdentifier.load(folder).with_settings(cfg.decode, cfg.crop.extend)
     return {
@@ -117,7 +117,7 @@ def _naming_figures(cfg, folder: str | Path | None) -> dict:
 
 def _keypoint_figures(cfg, corners, find_spine=None) -> dict:
     """Keypoint figures of ``corners`` on the truth boxes or on ``find_spine``'s."""
-    from keypoints.evaluate import evaluate_keypoints, organiser_angles
+    from keypoints.training.evaluate import evaluate_keypoints, organiser_angles
     from spine.research.datasets.sources import crop_stage_sets
 
     films = crop_stage_sets(cfg.data, max_val=cfg.train.max_val_films)[1]
@@ -127,8 +127,8 @@ def _keypoint_figures(cfg, corners, find_spine=None) -> dict:
 def _phantom_figures(cfg, folder: Path) -> dict:
     """Visible- and hidden-part Dice on held-out phantoms (seeds 200000+; a third as many as were trained on, 20 by
     default), the only films with amodal truth."""
-    from segmenter.evaluate import evaluate_segmenter
     from segmenter.predict import load_segmenter
+    from segmenter.training.evaluate import evaluate_segmenter
     from spine.research.datasets.sources import phantom_annotations
 
     films = phantom_annotations(cfg.data, count=max(2, cfg.data.phantoms // 3), seed_offset=200_000)
@@ -141,12 +141,12 @@ CASCADE_STAGES = ("segmenter", "keypoints")
 def _cascade_figures(stage: str, cfg, model: Path, detector: str | Path, finder=None) -> dict:
     """An arm's figures on the validation films fed the boxes ``detector`` and its priors find (``finder``, when
     already built from it): a segmenter's Dice, or the corners of a keypoint model."""
-    from detector.predict import spine_finder
+    from detector.chain import chain_finder
 
-    finder = finder or spine_finder(detector)
+    finder = finder or chain_finder(detector)
     if stage == "segmenter":
-        from segmenter.evaluate import evaluate_segmenter
         from segmenter.predict import load_segmenter
+        from segmenter.training.evaluate import evaluate_segmenter
         from spine.research.datasets.sources import crop_stage_sets
 
         films = crop_stage_sets(cfg.data, max_val=cfg.train.max_val_films)[1]
@@ -167,7 +167,7 @@ def _arm_model(record: dict, run_dir: Path) -> Path | None:
 def rescore(runs: str | Path, detector: str | Path, arms: list[str] | None = None) -> list[str]:
     """Add figures on ``detector``'s boxes to every finished crop-stage arm (or those named) whose models can be
     found."""
-    from detector.predict import spine_finder
+    from detector.chain import chain_finder
 
     done, finder = [], None
     for path in sorted(Path(runs).glob("*/figures.json")):
@@ -178,7 +178,7 @@ def rescore(runs: str | Path, detector: str | Path, arms: list[str] | None = Non
         if model is None:
             continue
         cfg = configlib.load(stage_config_class(record["stage"]), model / "config.yaml")
-        finder = finder or spine_finder(detector)  # the detector is loaded once for all arms
+        finder = finder or chain_finder(detector)  # the detector is loaded once for all arms
         record["figures"]["cascade"] = _cascade_figures(record["stage"], cfg, model, detector, finder)
         atomic_write_json(path, record)
         done.append(record["ablation"])

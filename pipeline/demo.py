@@ -11,14 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from spine.phantom import PhantomSpec, make_phantom, write_phantom
-
-
-def make_sample(out: Path, view: str = "AP", seed: int = 7) -> Path:
-    """A phantom film in ``out`` (DICOM with spacing, age and sex); returns its path."""
-    spec = PhantomSpec(view=view, seed=seed, cobb_deg=32 if view == "AP" else None, height_px=1280,
-                       wedges={} if view == "AP" else {"L1": 0.3}, slips={} if view == "AP" else {"L4": 20.0})
-    return write_phantom(make_phantom(spec), out, f"sample_{view.lower()}", fmt="dcm")
+from spine.phantom import sample_film
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--view", default="ap", choices=["ap", "lat"], help="frontal (ap) or lateral (lat) film")
     parser.add_argument("--seed", type=int, default=7, help="phantom seed (default 7)")
     args = parser.parse_args(argv)
-    print(make_sample(Path(args.out), args.view.upper(), args.seed))
+    print(sample_film(Path(args.out), args.view.upper(), args.seed))
     return 0
 
 

@@ -23,31 +23,14 @@ from typing import Sequence
 
 import numpy as np
 
-from pipeline.models import ModelSet
+from pipeline.modelset import ModelSet
 from spine.files import atomic_write_json, atomic_write_text
 from spine.geometry import Spine
 from spine.measures import cmae, measure_spine, smape
 from spine.measures.aasce import smape_per_film
 from spine.radiograph import read_radiograph
+from spine.research.datasets import load_films
 from spine.research.datasets.annotation import Annotation
-
-
-def load_films(data: str, fmt: str, split: str, reference: str | None = None) -> list[Annotation]:
-    """Annotated films of a folder in one of the supported formats; AASCE films filtered by the saved split."""
-    from spine.research.datasets import load_aasce, load_challenge, load_phantom_folder, load_seed, load_yolo
-    from spine.research.datasets.sources import DataConfig, aasce_split
-
-    if fmt == "aasce":
-        films = load_aasce(data, "repair", DataConfig().known_errors())
-        if split != "all":
-            train, val = aasce_split(DataConfig(root=str(Path(data).parents[1]))).apply(films)
-            films = val if split == "val" else train
-        return films
-    if fmt == "challenge":
-        if not reference:
-            raise SystemExit("--format challenge needs --reference: the Roboflow export with the challenge boxes")
-        return load_challenge(data, reference)
-    return {"yolo": load_yolo, "seed": load_seed, "phantom": load_phantom_folder}[fmt](data)
 
 
 class CachedCascade:
@@ -67,7 +50,7 @@ def cobb_figures(models: ModelSet, films: Sequence[Annotation], cascade: CachedC
     """Cobb angles as a user gets them (the pipeline's own measurements of every film, whatever it found):
     the clinical major curve against the same method on the true corners, and ``aasce_cobb_deg`` against the
     organisers' angles (or the protocol on the true corners). Oracle: the true boxes, corners predicted."""
-    from keypoints.evaluate import reference_angles
+    from keypoints.training.evaluate import reference_angles
 
     clinical, aasce_pred, aasce_true, per_film = [], [], [], {}
     for ann in films:
@@ -98,16 +81,16 @@ def cobb_figures(models: ModelSet, films: Sequence[Annotation], cascade: CachedC
 
 
 def evaluate(models: ModelSet, films: Sequence[Annotation], organisers: dict | None = None) -> dict:
-    from detector.evaluate import evaluate_detector
-    from keypoints.evaluate import evaluate_keypoints, landmark_figures
-    from segmenter.evaluate import evaluate_segmenter
+    from detector.training.evaluate import evaluate_detector
+    from keypoints.training.evaluate import evaluate_keypoints, landmark_figures
+    from segmenter.training.evaluate import evaluate_segmenter
 
     cascade = CachedCascade(models)
     has_corners = any(v.corners is not None for a in films for v in a.spine.vertebrae)
     report = {"films": len(films), "models": str(models.folder),
               "detection": evaluate_detector(models.detector, films, models.options.priors_ap, models.levels)}
     if all(v.level is not None for a in films for v in a.spine.vertebrae):
-        from detector.levels.evaluate import evaluate_naming
+        from detector.levels.training.evaluate import evaluate_naming
 
         report["naming"] = evaluate_naming(models.finder, films)
     if has_corners:
@@ -220,12 +203,14 @@ def main(argv: list[str] | None = None) -> int:
     if not Path(args.data).is_dir():
         print(f"error: --data {args.data}: no such folder", file=sys.stderr)
         return 2
+    if args.format == "challenge" and not args.reference:
+        parser.error("--format challenge needs --reference: the Roboflow export with the challenge boxes")
     films = load_films(args.data, args.format, args.split, args.reference)
     if not films:
         print(f"error: --data {args.data}: no annotated film of format {args.format} found there", file=sys.stderr)
         return 2
     organisers = load_angles(args.data) if args.format == "aasce" else None
-    from pipeline.infer import UsageError, check_device, load_models
+    from pipeline.core import UsageError, check_device, load_models
 
     try:
         models = load_models(args.models, check_device(args.device))

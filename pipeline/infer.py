@@ -25,46 +25,17 @@ from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from pipeline.measure import measure_result
-from pipeline.models import ModelSet
+from pipeline.core import UsageError, check_device, load_models, measure_film
+from pipeline.modelset import ModelSet
 from spine import runfolder
 from spine.files import file_sha256, uninterrupted
 from spine.inputs import Inputs, NothingToDo, output_stems, printable, scan_inputs
-from spine.measures import MeasureOptions
 from spine.radiograph import Radiograph, RadiographError, read_radiograph
-from spine.result import ImageInfo, SpineResult, read_result, write_result
+from spine.result import SpineResult, read_result, write_result
 from spine.summary import FIELDS as SUMMARY_FIELDS
 from spine.summary import FolderBusy, Summary, one_line, other_row, result_row
 
 log = logging.getLogger("pipeline.infer")
-NOTES = ("view not given", "detection(s) off the spine's chain dropped")  # what a reader need not act on
-
-
-def is_note(message: str) -> bool:
-    return message.startswith(NOTES[0]) or NOTES[1] in message
-
-
-def infer(film: Radiograph, models: ModelSet, view: str | None = None, anterior: str | None = None) -> SpineResult:
-    """One film -> its spine geometry and measurements (the pure core: no files written)."""
-    given = view or film.view
-    view = (given or models.options.default_view).upper()
-    messages = ([] if given else [f"view not given: assumed {view}"]) + list(film.warnings)
-    spine, found = models.finder.find(film.pixels, "LAT" if view == "LAT" else view, film.spacing_mm, film.age, film.sex)
-    messages += found
-    if film.spacing_source == "ImagerPixelSpacing":
-        messages.append("spacing from ImagerPixelSpacing: lengths are at the detector plane (magnified)")
-    warnings, notes = tuple(m for m in messages if not is_note(m)), tuple(m for m in messages if is_note(m))
-    image = ImageInfo.from_radiograph(film, view=view, anterior=anterior if view == "LAT" else None)
-    if len(spine) == 0:
-        return SpineResult(image, spine, {}, warnings + ("no spine found in this film: nothing measured",), models.provenance, notes)
-    boxes = [v.box for v in spine.vertebrae]
-    outlines = models.outlines(film.pixels, spine)
-    corners = models.corners.corners(film.pixels, boxes)
-    vertebrae = tuple(v.with_(corners=c, mask=o) for v, c, o in zip(spine.vertebrae, corners, outlines))
-    spine = spine.with_(vertebrae=vertebrae, anterior=image.anterior)
-    return measure_result(SpineResult(image, spine, {}, warnings, models.provenance, notes), MeasureOptions())
-
-
 def anonymised(result: SpineResult) -> SpineResult:
     """The result without what identifies the patient: the path reduced to the file name, age rounded down to
     whole years, no sex, no patient key."""
@@ -88,10 +59,10 @@ class RunOptions:
     verbose: bool = False
 
 
-def measure_film(path: Path, stem: str, sha256: str, models: ModelSet, opts: RunOptions) -> tuple[Radiograph, SpineResult]:
+def measure_file(path: Path, stem: str, sha256: str, models: ModelSet, opts: RunOptions) -> tuple[Radiograph, SpineResult]:
     """Read and measure one film; its DICOM outputs written when asked for (nothing else is written)."""
     film = read_radiograph(path)
-    result = infer(film, models, opts.view, opts.anterior)
+    result = measure_film(film, models, opts.view, opts.anterior)
     result = result.with_(image=replace(result.image, sha256=sha256))
     if opts.dicom_out is not None:
         result = with_dicom_outputs(result, path, opts.dicom_out / stem, models)
@@ -138,7 +109,7 @@ def process(path: Path, stem: str, out: Path, models: ModelSet, opts: RunOptions
         if row["status"] != "skipped" or state != "done":
             summary.write(row)
         return row
-    film, result = measure_film(path, stem, sha256, models, opts)
+    film, result = measure_file(path, stem, sha256, models, opts)
     row = result_row(path, result, stem, opts.anonymise)
     with uninterrupted():  # the result, its overlay and its row land together
         if state == "reviewed":
@@ -238,10 +209,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-class UsageError(ValueError):
-    """A run-level problem the user can fix (paths, devices, permissions): one line, exit 2."""
-
-
 def check_out(out: str | Path) -> Path:
     """The output folder, created and proven writable, before any model is loaded."""
     out = Path(out)
@@ -255,30 +222,6 @@ def check_out(out: str | Path) -> Path:
     except OSError as exc:
         raise UsageError(f"--out {printable(out)}: cannot write there ({exc.strerror or exc})") from None
     return out
-
-
-def check_device(device: str) -> str:
-    import torch
-
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise UsageError(f"--device {device}: no CUDA GPU is available here; use --device cpu")
-    if not (device == "cpu" or device.startswith("cuda") or device == "mps"):
-        raise UsageError(f"--device {device}: use cpu, cuda or cuda:N")
-    return device
-
-
-def load_models(folder: str | None, device: str) -> ModelSet:
-    """The model set, or a UsageError naming what is wrong with the folder."""
-    from detector.model import UnsafeModelError
-
-    if folder is not None and not Path(folder).is_dir():
-        raise UsageError(f"--models {printable(folder)}: no such model folder")
-    try:
-        return ModelSet.load(folder, device)
-    except UnsafeModelError as exc:
-        raise UsageError(f"--models {printable(folder)}: refused, {exc}") from None
-    except Exception as exc:  # noqa: BLE001 - whatever a damaged folder raises, the user gets one line
-        raise UsageError(f"--models {printable(folder or 'models/default')}: not a usable model set ({one_line(exc)})") from None
 
 
 def options_of(args: argparse.Namespace) -> RunOptions:
@@ -315,9 +258,9 @@ def main(argv: list[str] | None = None) -> int:
         out = check_out(args.out)
         inputs = list(args.inputs)
         if args.demo:
-            from pipeline.demo import make_sample
+            from spine.phantom import sample_film
 
-            inputs.append(str(make_sample(out / "sample")))
+            inputs.append(str(sample_film(out / "sample")))
         found = scan_inputs(inputs, exclude=[out] + ([args.dicom_out] if args.dicom_out else []))  # before the models load
         models = load_models(args.models, check_device(args.device))
         if args.dicom_out:

@@ -6,7 +6,7 @@
 A Storage SCP (pynetdicom) with Verification (C-ECHO). It accepts CR, DX (for presentation and for processing)
 and secondary-capture images of radiographs; other SOP classes are not negotiated, and a secondary capture of
 something else is refused with status A900. Each film is written to ``DIR/incoming`` (fsynced) before the C-STORE
-is acknowledged, so a crash never loses a film; a worker measures it (``pipeline.infer``'s core: results in
+is acknowledged, so a crash never loses a film; a worker measures it (``pipeline.core``: results in
 ``DIR/results``) and writes its structured report, presentation state and segmentation into ``DIR/outbox``, then
 moves the film to ``DIR/done``. At start, films still in ``incoming`` are measured. With ``--forward`` the outbox
 is sent by C-STORE to that node, retried with growing delays; what could not be sent stays in the outbox (and is
@@ -122,7 +122,7 @@ class Node:
 
     # -- measuring --------------------------------------------------------------------------------------------
     def measure(self, path: Path) -> None:
-        from pipeline.infer import infer
+        from pipeline.core import measure_film
         from spine.dicomout import write_dicom_outputs
         from spine.overlay import write_overlay
         from spine.radiograph import RadiographError, read_radiograph
@@ -135,7 +135,7 @@ class Node:
             return
         try:
             film = read_radiograph(path)
-            result = infer(film, self.models)
+            result = measure_film(film, self.models)
             write_result(result, self.folders.results / f"{stem}.json")
             write_overlay(film, result, self.folders.results / f"{stem}_overlay.png")
             if len(result.spine) == 0:
@@ -248,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", help="model set folder (default: the shipped model)")
     parser.add_argument("--device", default="cpu", help="torch device")
     args = parser.parse_args(argv)
-    from pipeline.infer import UsageError, check_device, load_models
+    from pipeline.core import UsageError, check_device, load_models
     from spine import logs
     from spine.files import FolderLock, FolderLocked
     from spine.offline import configure

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from detector.predict import reframe
-from pipeline.models import ModelSet
+from pipeline.finder import reframe
+from pipeline.modelset import ModelSet
 from spine.int8 import CROP_STAGES, quantize, save_int8
 from spine.research.metrics import corner_errors, dice_iou
 
@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     films = None
     if args.data:
-        from pipeline.evaluate import load_films
+        from spine.research.datasets import load_films
 
         films = (load_films(args.data, args.format, "train"), f"{args.format} training films of {args.data}")
     report = quantize_folder(args.models, args.stages, args.films, args.check, args.seed, films)

@@ -55,19 +55,21 @@ class Variant:
 
 
 STAGES: tuple[Stage, ...] = (
-    Stage("detector", "detector.config:DetectorConfig", "configs/detector.yaml", "detector.train", contracts.Detects),
+    Stage("detector", "detector.training.config:DetectorConfig", "configs/detector.yaml", "detector.training.train", contracts.Detects),
     Stage(
         "levels",
-        "detector.levels.config:LevelsConfig",
+        "detector.levels.training.config:LevelsConfig",
         "configs/levels.yaml",
-        "detector.levels.train",
+        "detector.levels.training.train",
         contracts.NamesLevels,
         optional=True,
     ),
-    Stage("levelmap", "detector.levelmap.config:LevelMapConfig", "configs/levelmap.yaml", "detector.levelmap.train",
+    Stage("levelmap", "detector.levelmap.training.config:LevelMapConfig", "configs/levelmap.yaml", "detector.levelmap.training.train",
           contracts.ReadsLevels, optional=True),
-    Stage("segmenter", "segmenter.config:SegmenterConfig", "configs/segmenter.yaml", "segmenter.train", contracts.Outlines),
-    Stage("keypoints", "keypoints.config:KeypointsConfig", "configs/keypoints.yaml", "keypoints.train", contracts.Corners),
+    Stage("segmenter", "segmenter.training.config:SegmenterConfig", "configs/segmenter.yaml", "segmenter.training.train",
+          contracts.Outlines),
+    Stage("keypoints", "keypoints.training.config:KeypointsConfig", "configs/keypoints.yaml", "keypoints.training.train",
+          contracts.Corners),
 )
 BY_NAME = {s.name: s for s in STAGES}
 

@@ -4,7 +4,7 @@
                                  [--set STAGE.key=value ...] [--devices N] [--strategy ddp]
 
 Each stage runs as its own process (``python -m <stage>.train``; the level
-identifier is ``detector.levels.train`` and learns the run's own detector's chains), so several
+identifier is ``detector.levels.training.train`` and learns the run's own detector's chains), so several
 devices (Lightning DDP, ultralytics multi-GPU) work stage by stage. Output:
 ``<output>/<name>/<stage>/`` per stage, the model set in ``<output>/<name>/model``
 and a log in ``<output>/<name>/train_all.log``. Re-running continues: a stage
@@ -21,7 +21,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.models import InferenceOptions
+from pipeline.modelset import InferenceOptions
 from pipeline.stages import BY_NAME  # noqa: E402
 from pipeline.stages import STAGES as REGISTRY
 from spine import config as configlib
@@ -91,16 +91,21 @@ def stage_sets(
 
 def run_stage(stage: str, config_path: str, sets: list[str], log_path: Path) -> None:
     """Run one stage's training as a child process; its output goes to the console and the log."""
-    command = [sys.executable, "-m", BY_NAME[stage].train, "--config", config_path] + [a for s in sets for a in ("--set", s)]
+    run_logged(stage, ["-m", BY_NAME[stage].train, "--config", config_path] + [a for s in sets for a in ("--set", s)], log_path)
+
+
+def run_logged(step: str, arguments: list[str], log_path: Path) -> None:
+    """``python ARGUMENTS`` as a child process in the repository; its output goes to the console and the log."""
+    command = [sys.executable, *arguments]
     with open(log_path, "a", encoding="utf-8") as log:
-        log.write(f"\n=== {stage}: {' '.join(command)}\n")
+        log.write(f"\n=== {step}: {' '.join(command)}\n")
         log.flush()
         process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
         for line in process.stdout:
             sys.stdout.write(line)
             log.write(line)
         if process.wait() != 0:
-            raise RuntimeError(f"stage {stage} failed (exit {process.returncode}); see {log_path}")
+            raise RuntimeError(f"{step} failed (exit {process.returncode}); see {log_path}")
 
 
 def assemble(cfg: PipelineConfig, run: Path, sources: dict[str, Path] | None = None) -> Path:
@@ -169,11 +174,10 @@ def train_all(cfg: PipelineConfig, user_sets: list[str] = (), devices: int | Non
 
 
 def finish(cfg: PipelineConfig, model: Path) -> Path:
-    """The assembled set's ``int8`` stages quantised (calibrated on their training films) and switched to int8."""
+    """The assembled set's ``int8`` stages quantised (calibrated on their training films) and switched to int8, by
+    ``python -m pipeline.quantize`` in its own process."""
     if cfg.int8:
-        from pipeline.quantize import quantize_folder
-
-        quantize_folder(model, cfg.int8)
+        run_logged("int8", ["-m", "pipeline.quantize", "--models", str(model), "--stages", *cfg.int8], model.parent / "train_all.log")
         print(f"[train_all] int8 twins of {', '.join(cfg.int8)} written and in use")
     return model
 
@@ -190,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="a pipeline key (name=x) or a stage key (detector.train.epochs=5); repeatable",
+        help="a pipeline key (name=x) or a stage key (detector.training.train.epochs=5); repeatable",
     )
     parser.add_argument("--devices", type=int, help="devices per stage: Lightning devices, ultralytics GPU list 0..N-1")
     parser.add_argument("--strategy", help="Lightning strategy for several devices, e.g. ddp")

@@ -7,10 +7,6 @@ from typing import Literal
 
 from spine.config import ConfigError
 from spine.onnxrun import Runtime
-from spine.research.augment import AugmentConfig
-from spine.research.boxjitter import BoxJitter
-from spine.research.datasets.sources import DataConfig
-from spine.research.training import LightningTrainConfig
 
 PRETRAINED_ENCODERS = {"efficientnet_lite0": "tu-tf_efficientnet_lite0"}
 ENCODER_DEPTH = 5  # the input side must divide by 2**depth
@@ -57,12 +53,6 @@ class ModelConfig:
 
 
 @dataclass(frozen=True)
-class LossConfig:
-    dice: float = 1.0
-    bce: float = 1.0
-
-
-@dataclass(frozen=True)
 class WholeFilmConfig:
     """The seed's approach (an ablation baseline): one UNet++ on the whole film resized to height x width."""
 
@@ -81,17 +71,12 @@ class PredictConfig:
 
 
 @dataclass(frozen=True)
-class SegmenterConfig:
-    name: str = "segmenter"
-    output: str = "runs"
+class SegmenterSpec:
+    """What prediction reads of a segmenter model folder's config.yaml: the variant, the crop, the network, the
+    inference settings and the whole-film variant's input size."""
+
     mode: Literal["crop", "whole_film"] = "crop"
-    cache: str = "cache/crops"
-    data: DataConfig = field(default_factory=lambda: DataConfig(phantoms=60))
     crop: CropConfig = field(default_factory=CropConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
-    loss: LossConfig = field(default_factory=LossConfig)
-    augment: AugmentConfig = field(default_factory=AugmentConfig)
-    jitter: BoxJitter = field(default_factory=BoxJitter)
     predict: PredictConfig = field(default_factory=PredictConfig)
-    train: LightningTrainConfig = field(default_factory=lambda: LightningTrainConfig(epochs=12, crops_per_epoch=3200))
     whole_film: WholeFilmConfig = field(default_factory=WholeFilmConfig)

@@ -14,7 +14,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from segmenter.config import ModelConfig
-from spine.research.pretrained import load_imagenet_lite0
 
 TOP_ROW = ("x_3_3", "x_2_3", "x_1_3")  # paper nodes X01, X02, X03
 
@@ -37,6 +36,10 @@ class DeepSupervisedUnetPlusPlus(nn.Module):
             for name in TOP_ROW:
                 self.net.decoder.blocks[name].register_forward_hook(self._capture(name))
 
+    @property
+    def encoder(self) -> nn.Module:
+        return self.net.encoder
+
     def _capture(self, name: str):
         def hook(_module, _inputs, output):
             self._captured[name] = output
@@ -57,8 +60,6 @@ def normalise(images: torch.Tensor) -> torch.Tensor:
     return images * 2.0 - 1.0
 
 
-def build_model(cfg: ModelConfig, in_channels: int = 1, pretrained: bool = True) -> DeepSupervisedUnetPlusPlus:
-    model = DeepSupervisedUnetPlusPlus(cfg, in_channels)
-    if pretrained and cfg.pretrained == "efficientnet_lite0":
-        load_imagenet_lite0(model.net.encoder)
-    return model
+def build_model(cfg: ModelConfig, in_channels: int = 1) -> DeepSupervisedUnetPlusPlus:
+    """The network with random weights (training starts it from ImageNet: :func:`spine.research.pretrained.imagenet_start`)."""
+    return DeepSupervisedUnetPlusPlus(cfg, in_channels)

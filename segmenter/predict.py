@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from scipy import ndimage as ndi
 
-from segmenter.config import SegmenterConfig
+from segmenter.config import SegmenterSpec
 from segmenter.model import build_model, normalise
 from spine import config as configlib
 from spine.crop import Crop
@@ -68,10 +68,10 @@ class Segmenter:
         meta = read_meta(folder)
         if meta.get("stage") != "segmenter":
             raise ValueError(f"{folder}: not a segmenter model folder (stage {meta.get('stage')!r})")
-        cfg = configlib.load(SegmenterConfig, folder / "config.yaml")
+        cfg = configlib.load_part(SegmenterSpec, folder / "config.yaml")
         if meta.get("mode") == "whole_film":
             raise ValueError(f"{folder}: a whole-film segmenter; load it with segmenter.predict.load_segmenter")
-        network = build_model(cfg.model, pretrained=False)
+        network = build_model(cfg.model)
         load_weights(network, folder)
         network.eval().to(device)
         return cls(network, cfg.crop.size, cfg.crop.margin, float(meta.get("threshold", 0.5)), device, cfg.predict.flip,

@@ -125,6 +125,14 @@ def load(cls: type[T], path: str | Path | None = None, overrides: Sequence[str] 
     return build(cls, data, str(path) if path else cls.__name__)
 
 
+def load_part(cls: type[T], path: str | Path) -> T:
+    """The part of the config file ``path`` that ``cls`` declares: top-level keys ``cls`` lacks are left out (what
+    prediction reads of the config training wrote into a model folder); inside the part, unknown keys still fail."""
+    data = read_yaml(path)
+    names = {f.name for f in dataclasses.fields(cls)}
+    return build(cls, {key: value for key, value in data.items() if key in names}, str(path))
+
+
 def to_dict(config: Any) -> dict:
     """Plain nested dict of a config (tuples as lists), ready for YAML or JSON."""
     def plain(value):

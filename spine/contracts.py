@@ -44,7 +44,21 @@ class NamesLevels(Protocol):
 
 @runtime_checkable
 class ReadsLevels(Protocol):
+    """``read`` gives the film's reading around a chain's boxes (with ``pitch``, the chain's, px); ``evidence`` the
+    members' log-likelihoods over the decode's classes from it; ``ends`` the levels it finds beyond the chain's ends.
+    ``proposes_ends``: whether those become candidate members; ``warns``: whether its own naming may dispute."""
+
+    @property
+    def proposes_ends(self) -> bool: ...
+
+    @property
+    def warns(self) -> bool: ...
+
     def read(self, pixels: np.ndarray, boxes: np.ndarray) -> object: ...
+
+    def evidence(self, reading: object, boxes: np.ndarray) -> np.ndarray: ...
+
+    def ends(self, reading: object, boxes: np.ndarray) -> list[tuple[str, Box]]: ...
 
 
 @runtime_checkable

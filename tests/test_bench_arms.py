@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.models import ModelSet
+from pipeline.modelset import ModelSet
 
 BENCH = Path(__file__).resolve().parents[1] / "bench" / "pipeline_speed.py"
 

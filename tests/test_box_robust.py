@@ -86,15 +86,15 @@ def test_validation_crops_are_moved_the_same_way_every_epoch(ap_phantom, tmp_pat
 
 
 def test_training_can_start_from_a_model_folder(tmp_path):
-    from keypoints.config import KeypointsConfig
     from keypoints.model import build_model
-    from keypoints.train import KeypointModule
+    from keypoints.training.config import KeypointsConfig
+    from keypoints.training.train import KeypointModule
     from spine import config as configlib
     from spine.modelfolder import load_state, save_model_folder
     from spine.research.training import start_from
 
     cfg = configlib.build(KeypointsConfig, {"crop": {"size": 64}, "model": {"pretrained": "none"}})
-    folder = save_model_folder(tmp_path / "kp", build_model(cfg.model, pretrained=False).state_dict(), cfg, {"stage": "keypoints"})
+    folder = save_model_folder(tmp_path / "kp", build_model(cfg.model).state_dict(), cfg, {"stage": "keypoints"})
     module = KeypointModule(cfg)
     start_from(module, folder)
     saved = load_state(folder)
@@ -115,7 +115,7 @@ def test_flip_maps_corners_back_in_the_declared_order():
 def test_the_flip_changes_little_on_a_phantom_with_the_shipped_head(ap_phantom):
     from keypoints.config import PredictConfig
     from keypoints.predict import CornerModel
-    from pipeline.models import DEFAULT_MODELS
+    from pipeline.modelset import DEFAULT_MODELS
 
     if not (DEFAULT_MODELS / "keypoints" / "meta.json").exists():
         pytest.skip("no shipped keypoint head")

@@ -21,7 +21,7 @@ def test_two_cpu_processes_with_ddp(tmp_path):
         "train.epochs": 1, "train.batch": 8, "train.accelerator": "cpu", "train.devices": 2, "train.strategy": "ddp",
         "train.threads": 1,
     }
-    command = [sys.executable, "-m", "segmenter.train", "--config", "configs/segmenter.yaml"]
+    command = [sys.executable, "-m", "segmenter.training.train", "--config", "configs/segmenter.yaml"]
     command += [a for k, v in sets.items() for a in ("--set", f"{k}={v}")]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
 
-from detector.config import DetectorConfig
 from detector.predict import Detector, decode, prepare
+from detector.training.config import DetectorConfig
 from spine import config as configlib
 
 
@@ -24,7 +25,7 @@ def test_real_config_loads():
 
 
 def test_cpu_profile_gives_the_detector_a_wall_clock_budget(tmp_path):
-    from detector.train import _ultralytics_args
+    from detector.training.train import _ultralytics_args
     from pipeline.train_all import flatten
 
     profile = configlib.read_yaml("configs/profiles/cpu.yaml")["detector"]
@@ -61,7 +62,7 @@ def test_decode_keeps_level_distributions_for_per_level_models():
 
 @pytest.mark.slow
 def test_one_epoch_training_smoke_run(tmp_path):
-    from detector.train import train
+    from detector.training.train import train
 
     cfg = configlib.build(DetectorConfig, {
         "name": "smoke", "output": str(tmp_path / "runs"),
@@ -129,9 +130,10 @@ def _window_detector(monkeypatch, strong_whole: bool):
     """A detector whose whole-film pass finds 17 vertebrae (strong) or 3 weak ones; in a window (an array shorter
     than the film, whose first row's value is its offset) it finds the same 17 where they lie inside it (strong),
     or a confident column of 9 in its own px."""
+    from detector.config import PredictConfig
     from detector.predict import Detector
 
-    detector = Detector(network=None, imgsz=512, levels=(), two_pass=False)
+    detector = Detector(network=None, imgsz=512, levels=(), predict=PredictConfig(two_pass=False))
     film = np.repeat(np.arange(6000, dtype=np.float32)[:, None], 2000, axis=1)
     column = [_det(950, 1500 + 160 * k, 1050, 1620 + 160 * k, 0.9) for k in range(17)]
     calls = []
@@ -168,15 +170,16 @@ def test_windows_leave_a_strong_whole_film_chain_alone(monkeypatch):
     found = detector.detect(film, PriorsConfig())
     assert len(found) == 17 and all(d.box.height == pytest.approx(120) for d in found)
     assert len(calls) == 1  # strong enough: no window read
-    detector.window_below = 2.0  # read them anyway: the windows' chain is no stronger, the whole film's stands
+    # read them anyway: the windows' chain is no stronger, the whole film's stands
+    detector.predict = replace(detector.predict, window_below=2.0)
     assert len(detector.detect(film, PriorsConfig())) == 17 and len(calls) == 1 + 1 + 3
-    detector.windows = 0
+    detector.predict = replace(detector.predict, windows=0)
     assert len(detector.detect(film, PriorsConfig())) == 17 and len(calls) == 1 + 4 + 1
 
 
 def test_fine_tuning_starts_from_the_init_folders_weights(tmp_path):
     """train.init: ultralytics' trainer gets the folder's network as its ``pretrained`` checkpoint, every weight."""
-    from detector.train import _ultralytics_args, init_checkpoint
+    from detector.training.train import _ultralytics_args, init_checkpoint
     from spine.offline import configure
     from spine.paths import DEFAULT_MODELS
 

@@ -13,20 +13,20 @@ import pytest
 
 pytest.importorskip("highdicom")
 
-from pipeline.demo import make_sample  # noqa: E402
+from spine.phantom import sample_film  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def written(tmp_path_factory):
     """A phantom DICOM, its true geometry measured as a result, and the three objects written for it."""
-    from pipeline.measure import measure_result
     from spine.dicomout import write_dicom_outputs
+    from spine.remeasure import measure_result
     from spine.result import read_result
 
     root = tmp_path_factory.mktemp("dicomout")
     out = {}
     for view, seed in (("AP", 3), ("LAT", 4)):
-        film = make_sample(root / view, view, seed=seed)
+        film = sample_film(root / view, view, seed=seed)
         result = measure_result(read_result(film.with_suffix(".json")))
         out[view] = (film, result, write_dicom_outputs(result, film, root / view / "out", "test models"))
     return out
@@ -128,7 +128,7 @@ def test_infer_dicom_out_for_dicom_and_a_clear_word_for_png(tmp_path):
     from pipeline.infer import main as infer_main
     from spine.radiograph import read_radiograph
 
-    film = make_sample(tmp_path / "films", "AP", seed=5)
+    film = sample_film(tmp_path / "films", "AP", seed=5)
     png = tmp_path / "films" / "plain.png"
     Image.fromarray(np.round(read_radiograph(film).pixels * 255).astype(np.uint8)).save(png)
     models = random_model_set(tmp_path / "models")

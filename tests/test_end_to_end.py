@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from pipeline.demo import make_sample
-from pipeline.models import DEFAULT_MODELS
+from pipeline.modelset import DEFAULT_MODELS
 from spine import config as configlib
 from spine.modelfolder import read_meta
+from spine.phantom import sample_film
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +59,7 @@ def test_infer_and_evaluate_run_on_a_trained_model_set(tiny_models, tmp_path):
     from pipeline.infer import main as infer_main
     from spine.phantom import PhantomSpec, make_phantom, write_phantom
 
-    film = make_sample(tmp_path / "films", "AP", seed=5)
+    film = sample_film(tmp_path / "films", "AP", seed=5)
     assert infer_main([str(film), "--out", str(tmp_path / "out"), "--models", str(tiny_models), "--quiet"]) == 0
     result = json.loads((tmp_path / "out" / f"{film.stem}.json").read_text())
     truth = json.loads(film.with_suffix(".json").read_text())
@@ -102,14 +102,14 @@ def test_shipped_model_segments_and_places_corners_on_phantoms(tmp_path):
 
 @pytest.mark.skipif(not (DEFAULT_MODELS / "meta.json").exists(), reason="no shipped model in models/default")
 def test_shipped_model_measures_a_phantom_close_to_its_truth(tmp_path):
-    from pipeline.infer import infer
-    from pipeline.models import ModelSet
+    from pipeline.core import measure_film
+    from pipeline.modelset import ModelSet
     from spine.radiograph import read_radiograph
     from spine.result import read_result
 
-    film = make_sample(tmp_path, "AP", seed=7)
+    film = sample_film(tmp_path, "AP", seed=7)
     truth = read_result(film.with_suffix(".json"))
-    result = infer(read_radiograph(film), ModelSet.load())
+    result = measure_film(read_radiograph(film), ModelSet.load())
     assert abs(len(result.spine) - len(truth.spine)) <= 1 and len(result.spine) >= 15
     from spine.research.metrics import pair_by_overlap
 

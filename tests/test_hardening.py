@@ -117,8 +117,8 @@ def test_noise_a_checkerboard_and_pydicoms_test_image_have_no_plausible_spine():
     when its pixels came as a plain image."""
     from pydicom.data import get_testdata_file
 
-    from pipeline.infer import infer
-    from pipeline.models import ModelSet
+    from pipeline.core import measure_film
+    from pipeline.modelset import ModelSet
     from spine.radiograph import Radiograph, read_radiograph
 
     models = ModelSet.load()
@@ -126,7 +126,7 @@ def test_noise_a_checkerboard_and_pydicoms_test_image_have_no_plausible_spine():
     board = np.kron((np.indices((16, 8)).sum(axis=0) % 2).astype(np.float32), np.ones((64, 64), np.float32))
     test_image = read_radiograph(get_testdata_file("image_dfl.dcm"), any_modality=True).pixels
     for pixels in (test_image, rng.random((1024, 512)).astype(np.float32), board):
-        result = infer(Radiograph(pixels, "x.png"), models, "ap")
+        result = measure_film(Radiograph(pixels, "x.png"), models, "ap")
         assert len(result.spine) == 0 and any("no spine" in w for w in result.warnings)
 
 

@@ -8,10 +8,10 @@ import json
 import pytest
 from helpers.models import random_model_set
 
-from pipeline.demo import make_sample
 from pipeline.infer import main
-from pipeline.models import ModelSet
+from pipeline.modelset import ModelSet
 from spine.inputs import expand_inputs
+from spine.phantom import sample_film
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +22,7 @@ def models(tmp_path_factory):
 def test_bad_files_do_not_stop_the_batch(tmp_path, models):
     films = tmp_path / "films"
     films.mkdir()
-    good = make_sample(films, "AP", seed=2)
+    good = sample_film(films, "AP", seed=2)
     (films / "corrupt.dcm").write_bytes(b"\x00" * 128 + b"DICM" + b"\x02\x00\x10\x00\x55\x49\x1a\x00garbage")
     (films / "empty.png").write_bytes(b"")  # inside a folder: not a film by its content, skipped
     (tmp_path / "named.png").write_bytes(b"")  # named directly: reported
@@ -63,12 +63,12 @@ def test_help_documents_every_flag(capsys):
 def test_models_load_once_and_no_spine_is_reported(tmp_path, models):
     import numpy as np
 
-    from pipeline.infer import infer
+    from pipeline.core import measure_film
     from spine.radiograph import Radiograph
 
     loaded = ModelSet.load(models)
     blank = Radiograph(np.zeros((400, 200), np.float32), "blank.png")
-    result = infer(blank, loaded)
+    result = measure_film(blank, loaded)
     if len(result.spine) == 0:
         assert any("no spine" in w for w in result.warnings)
     assert result.image.view == "AP" and any("view not given" in n for n in result.notes)

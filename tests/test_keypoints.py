@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from keypoints.codec import HeatmapCodec
-from keypoints.config import KeypointsConfig
 from keypoints.predict import CornerModel
+from keypoints.training.config import KeypointsConfig
 from spine import config as configlib
 from spine.crop import Crop
 from spine.geometry import Box
@@ -63,13 +63,13 @@ def test_heatmap_codec_at_stride_2_answers_in_crop_px():
 
 def test_stride_2_head_gives_half_side_maps_and_starts_from_a_stride_1_head(tmp_path):
     from keypoints.model import build_model
-    from keypoints.train import KeypointModule
+    from keypoints.training.train import KeypointModule
     from spine.modelfolder import load_state, save_model_folder
     from spine.research.training import start_from
 
     cfg = configlib.build(KeypointsConfig, {"crop": {"size": 64}, "model": {"pretrained": "none"}})
     half = configlib.build(KeypointsConfig, {"crop": {"size": 64}, "model": {"pretrained": "none", "heatmap_stride": 2}})
-    folder = save_model_folder(tmp_path / "kp", build_model(cfg.model, pretrained=False).state_dict(), cfg, {"stage": "keypoints"})
+    folder = save_model_folder(tmp_path / "kp", build_model(cfg.model).state_dict(), cfg, {"stage": "keypoints"})
     module = KeypointModule(half)
     assert module.model(torch.zeros(2, 1, 64, 64)).shape == (2, 4, 32, 32)
     assert module.codec.decode(torch.zeros(2, 4, 32, 32)).shape == (2, 4, 2)
@@ -110,7 +110,7 @@ def test_config_loads_and_checks():
 
 @pytest.mark.slow
 def test_one_epoch_smoke_run(tmp_path):
-    from keypoints.train import train
+    from keypoints.training.train import train
 
     cfg = configlib.build(KeypointsConfig, {
         "name": "smoke", "output": str(tmp_path / "runs"), "cache": str(tmp_path / "crops"),
@@ -127,7 +127,7 @@ def test_one_epoch_smoke_run(tmp_path):
 
 
 def test_box_sensitivity_is_one_for_a_head_that_reads_the_box_and_zero_for_one_that_reads_the_image():
-    from keypoints.evaluate import box_sensitivity
+    from keypoints.training.evaluate import box_sensitivity
     from spine.geometry import Spine, Vertebra
     from spine.research.datasets.annotation import Annotation
 

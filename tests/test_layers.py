@@ -1,6 +1,7 @@
 """The layers hold: the library imports no stage or tool, stages import no tool and not each other, each stage is
-layered (config and model under predict under evaluate and train), and no module or package imports itself back
-through others (imports inside functions count: grimp reads them all)."""
+layered (config and model under predict under its training half), the shipped product imports no research code
+(import-linter, and what a run of ``pipeline.infer`` loads), and no module or package imports itself back through
+others (imports inside functions count: grimp reads them all)."""
 
 from __future__ import annotations
 
@@ -41,14 +42,15 @@ def test_no_module_imports_itself_back():
     assert _cycles(edges) == []
 
 
-def _package(module: str, subpackages: set[str]) -> str:
-    """The unit a module belongs to: a stage (its subpackage included: the stage's layers contract orders them),
-    the tools (``pipeline``, the review app included), a subpackage of the library, or a module of the library."""
+def _package(module: str, packages: set[str]) -> str:
+    """The unit a module belongs to: in the library, its subpackage or the module itself; elsewhere the package that
+    holds it (a stage, each of its sub-packages, its training half, the pipeline), so that a stage and its
+    sub-packages never import each other back."""
     parts = module.split(".")
-    if parts[0] != "spine":
-        return parts[0]
-    second = ".".join(parts[:2])
-    return second if second in subpackages else module
+    if parts[0] == "spine":
+        second = ".".join(parts[:2])
+        return second if second in packages else module
+    return module if module in packages else module.rsplit(".", 1)[0]
 
 
 def test_no_package_imports_itself_back():

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from detector.levelmap.config import FrameConfig
-from detector.levelmap.data import label_map
 from detector.levelmap.frame import MAP_CLASSES, chain_frame, chain_pitch, decode_evidence, member_evidence, painted_boxes
+from detector.levelmap.training.data import label_map
 from detector.levels.decode import CLASSES, DecodeConfig
 from detector.levels.predict import name_chain, with_ends
 from spine.crop import Crop
@@ -139,7 +139,7 @@ def test_frame_errors_count_a_missing_vertebra_as_four_corners_off():
 
 
 def test_a_setting_is_chosen_only_when_it_beats_off_in_more_folds_than_it_loses():
-    from detector.levelmap.crossval import choose
+    from detector.levelmap.training.crossval import choose
 
     def arm(values):
         return {"per_fold": [{"films_all_named_right": v} for v in values],

@@ -104,7 +104,7 @@ def chain(levels, top=100.0, pitch=40.0):
 
 
 def test_decode_settings_change_the_named_costs_only_and_reject_unknown_keys():
-    from detector.levels.evaluate import decode_settings
+    from detector.levels.training.evaluate import decode_settings
 
     base = DecodeConfig(temperature=0.9)
     changed = decode_settings(base, ["missing_cost=8", "max_missing=3"])
@@ -118,9 +118,9 @@ def test_decode_settings_change_the_named_costs_only_and_reject_unknown_keys():
 def test_calibration_films_are_the_patients_training_set_aside(tmp_path):
     from types import SimpleNamespace
 
-    from detector.levels.config import held_out
-    from detector.levels.evaluate import calibration_films
-    from detector.levels.train import split_calibration
+    from detector.levels.training.config import held_out
+    from detector.levels.training.evaluate import calibration_films
+    from detector.levels.training.train import split_calibration
 
     (tmp_path / "config.yaml").write_text("calibration_fraction: 0.3\n")
     films = [SimpleNamespace(patient=f"p{k}") for k in range(60)]
@@ -131,7 +131,7 @@ def test_calibration_films_are_the_patients_training_set_aside(tmp_path):
 
 
 def test_labels_by_pairing_and_by_anatomy_beyond_the_annotated_run():
-    from detector.levels.data import UNKNOWN, member_labels
+    from detector.levels.training.data import UNKNOWN, member_labels
 
     truth = chain(AASCE_LEVELS, top=140.0)
     found = chain([None] * 19, top=100.0)  # one member above T1, one below L5
@@ -142,7 +142,7 @@ def test_labels_by_pairing_and_by_anatomy_beyond_the_annotated_run():
 
 
 def test_unpaired_member_inside_the_run_is_none_or_its_free_place():
-    from detector.levels.data import member_labels
+    from detector.levels.training.data import member_labels
 
     truth = chain(AASCE_LEVELS)
     gap = Spine(tuple(v for k, v in enumerate(truth.vertebrae) if k != 5))
@@ -218,12 +218,12 @@ def test_level_p_survives_the_json_round_trip():
 def test_network_gives_one_row_of_logits_per_member():
     import torch
 
+    from detector.levels.chain import FEATURES
     from detector.levels.config import ModelConfig
-    from detector.levels.data import FEATURES
     from detector.levels.model import build_model
 
     for sequence_layer in ("gru", "none"):
-        model = build_model(ModelConfig(encoder="resnet18", pretrained="none", sequence=sequence_layer), pretrained=False)
+        model = build_model(ModelConfig(encoder="resnet18", pretrained="none", sequence=sequence_layer))
         valid = torch.tensor([[True] * 5, [True] * 3 + [False] * 2])
         out = model(torch.zeros(2, 5, 1, 64, 96), torch.zeros(2, 5, len(FEATURES)), valid)
         assert out.shape == (2, 5, len(CLASSES))
@@ -231,7 +231,8 @@ def test_network_gives_one_row_of_logits_per_member():
 
 
 def test_features_describe_the_chain_not_the_film_scale():
-    from detector.levels.data import FEATURES, member_features, refeature
+    from detector.levels.chain import FEATURES, member_features
+    from detector.levels.training.data import refeature
 
     boxes = np.array([[100, 100 + 40 * k, 150, 130 + 40 * k] for k in range(10)], float)
     f = member_features(boxes, np.full(10, 0.9), np.zeros(10), np.zeros(10), 1000, False, 14.0, "F")
@@ -243,7 +244,7 @@ def test_features_describe_the_chain_not_the_film_scale():
 
 
 def test_chain_is_extended_by_candidates_inside_the_film_only():
-    from detector.levels.data import extend_chain
+    from detector.levels.chain import extend_chain
 
     members = chain([None] * 5, top=50.0, pitch=40.0)  # boxes 50-80, ..., 210-240; centres 65 ... 225
     extended, flags = extend_chain(members, 320, 2)  # above: 25 (-15 is off the film); below: 265, 305
@@ -257,10 +258,10 @@ def test_chain_is_extended_by_candidates_inside_the_film_only():
 
 @pytest.mark.slow
 def test_one_epoch_of_training_on_phantoms_makes_a_loadable_identifier(tmp_path):
-    from detector.levels.config import LevelsConfig
     from detector.levels.predict import LevelIdentifier
-    from detector.levels.train import train
-    from pipeline.models import DEFAULT_MODELS
+    from detector.levels.training.config import LevelsConfig
+    from detector.levels.training.train import train
+    from pipeline.modelset import DEFAULT_MODELS
     from spine import config as configlib
 
     cfg = configlib.load(LevelsConfig, "configs/levels.yaml", [

@@ -6,12 +6,12 @@ import json
 
 import numpy as np
 
-from pipeline.demo import make_sample
 from pipeline.measure import main
+from spine.phantom import sample_film
 
 
 def test_remeasure_an_edited_result_and_compare(tmp_path, capsys):
-    film = make_sample(tmp_path, "AP", seed=3)
+    film = sample_film(tmp_path, "AP", seed=3)
     truth = film.with_suffix(".json")
     assert main([str(truth), "--out", str(tmp_path / "m.json")]) == 0
     first = json.loads((tmp_path / "m.json").read_text())

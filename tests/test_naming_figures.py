@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from detector.levels.evaluate import film_row, summarise
+from detector.levels.training.evaluate import film_row, summarise
 from spine.geometry import AASCE_LEVELS, STANDARD_LEVELS, Box, Spine, Vertebra
 from spine.result import LEVELS_DISPUTED, LEVELS_UNCERTAIN
 
@@ -52,7 +52,7 @@ def test_unflagged_films_split_into_disputed_and_neither():
 
 def test_a_phantoms_age_and_sex_reach_the_finder(tmp_path):
     """An identifier trained with age and sex is measured with them (the phantoms' records hold them)."""
-    from detector.levels.evaluate import evaluate_naming
+    from detector.levels.training.evaluate import evaluate_naming
     from spine.phantom import PhantomSpec, make_phantom, write_phantom
     from spine.research.datasets import load_phantom_folder
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from helpers.hardening import summary_rows as _rows
 
-from pipeline.demo import make_sample
 from pipeline.infer import main as infer_main
+from spine.phantom import sample_film
 
 
 def _run(film_or_folder, out, models, *extra) -> int:
@@ -36,7 +36,7 @@ def test_infer_never_replaces_a_reviewed_result_and_keeps_it_beside_when_forced(
 
 
 def test_one_stem_never_stands_for_two_films_across_runs(tmp_path, models):
-    first, second = make_sample(tmp_path / "a", seed=3), make_sample(tmp_path / "b", seed=4)
+    first, second = sample_film(tmp_path / "a", seed=3), sample_film(tmp_path / "b", seed=4)
     out = tmp_path / "out"
     assert _run(first, out, models) == 0
     before = (out / "sample_ap.json").read_bytes()
@@ -69,7 +69,7 @@ def test_the_summary_lists_every_result_present(tmp_path, models, film):
     out = tmp_path / "out"
     assert _run(film, out, models) == 0
     shutil.copy(out / "sample_ap.json", out / "orphan.json")  # a result whose row a Ctrl-C cut off
-    other = make_sample(tmp_path / "x", seed=5)
+    other = sample_film(tmp_path / "x", seed=5)
     shutil.move(other, tmp_path / "other.dcm")
     assert _run(tmp_path / "other.dcm", out, models) == 0
     assert {r["stem"] for r in _rows(out)} == {"sample_ap", "orphan", "other"}
@@ -168,7 +168,7 @@ def test_a_mangled_model_set_is_refused_at_load_in_one_line(tmp_path, models, fi
 
 @pytest.mark.slow
 def test_a_swapped_int8_twin_is_refused_at_load(tmp_path):
-    from pipeline.infer import UsageError, load_models
+    from pipeline.core import UsageError, load_models
     from spine.paths import DEFAULT_MODELS
 
     swapped = tmp_path / "swapped"

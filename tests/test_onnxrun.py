@@ -90,7 +90,7 @@ def test_a_failed_export_falls_back_to_torch_with_a_warning(monkeypatch, caplog)
 
 
 def test_the_level_identifier_gives_the_same_probabilities_on_onnx(ap_phantom):
-    from detector.levels.data import extend_chain
+    from detector.levels.chain import extend_chain
     from detector.levels.predict import LevelIdentifier
 
     on_onnx = LevelIdentifier.load(DEFAULT_MODELS / "levels")

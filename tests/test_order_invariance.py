@@ -8,16 +8,16 @@ import json
 import numpy as np
 import pytest
 
-from pipeline.demo import make_sample
 from pipeline.measure import main as measure_main
 from spine.measures import compare, measure_spine
+from spine.phantom import sample_film
 from spine.result import read_result
 
 
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory):
     folder = tmp_path_factory.mktemp("order")
-    return make_sample(folder, "AP", seed=3).with_suffix(".json"), make_sample(folder, "LAT", seed=4).with_suffix(".json")
+    return sample_film(folder, "AP", seed=3).with_suffix(".json"), sample_film(folder, "LAT", seed=4).with_suffix(".json")
 
 
 def _shuffled(path, tmp_path, seed: int):

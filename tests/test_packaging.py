@@ -45,7 +45,7 @@ def test_a_built_wheel_carries_configs_model_and_scripts(tmp_path):
     assert {"spine-infer", "spine-measure", "spine-review", "spine-node"} <= {p.name for p in (tmp_path / "site" / "bin").iterdir()}
     site_packages = next(p for p in sys.path if p.endswith("site-packages"))
     probe = (
-        "import pipeline, spine.paths as p; from pipeline.models import ModelSet; m = ModelSet.load(); "
+        "import pipeline, spine.paths as p; from pipeline.modelset import ModelSet; m = ModelSet.load(); "
         "print(pipeline.__file__, p.REPO_ROOT, (p.CONFIGS / 'levels.yaml').exists(), type(m.detector).__name__, "
         "m.provenance['runtimes']['segmenter'], m.provenance['runtimes']['keypoints'])"
     )

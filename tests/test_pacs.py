@@ -153,9 +153,9 @@ def test_node_measures_and_forwards_to_orthanc(orthanc, tmp_path):
     import highdicom as hd
     from pydicom.sr.codedict import codes
 
-    from pipeline.demo import make_sample
+    from spine.phantom import sample_film
 
-    film = make_sample(tmp_path / "film", "AP", seed=11)
+    film = sample_film(tmp_path / "film", "AP", seed=11)
     source = pydicom.dcmread(film)
     port, out = _free_port(), tmp_path / "node"
     node = _node(out, port, orthanc)
@@ -202,9 +202,9 @@ def test_node_refuses_other_classes_and_callers(orthanc, tmp_path):
 
 
 def test_killed_node_measures_waiting_films_after_restart_and_forwards_once(orthanc, tmp_path):
-    from pipeline.demo import make_sample
+    from spine.phantom import sample_film
 
-    films = [make_sample(tmp_path / f"f{k}", "AP", seed=20 + k) for k in range(2)]
+    films = [sample_film(tmp_path / f"f{k}", "AP", seed=20 + k) for k in range(2)]
     port, out = _free_port(), tmp_path / "node"
     node = _node(out, port, orthanc)
     assert _send(port, films) == [0, 0]
@@ -229,9 +229,9 @@ def test_killed_node_measures_waiting_films_after_restart_and_forwards_once(orth
 def test_node_measures_a_duplicate_once_and_goes_on_measuring(orthanc, tmp_path):
     """The same instance sent three times while it waits, then a new film: the new film's results arrive (the
     measuring thread survived), the duplicate was measured and sent once, and the log names no patient or UID."""
-    from pipeline.demo import make_sample
+    from spine.phantom import sample_film
 
-    first, second = make_sample(tmp_path / "a", "AP", seed=31), make_sample(tmp_path / "b", "AP", seed=32)
+    first, second = sample_film(tmp_path / "a", "AP", seed=31), sample_film(tmp_path / "b", "AP", seed=32)
     ds = pydicom.dcmread(first)
     ds.PatientName, ds.PatientID = "Roe^Richard", "PID-2718281"
     ds.save_as(first)

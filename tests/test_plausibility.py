@@ -12,13 +12,13 @@ from pathlib import Path
 import pydicom
 import pytest
 
-from pipeline.demo import make_sample
+from spine.phantom import sample_film
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _truth(tmp_path, seed=3):
-    film = make_sample(tmp_path / f"s{seed}", seed=seed)
+    film = sample_film(tmp_path / f"s{seed}", seed=seed)
     return film, json.loads(film.with_suffix(".json").read_text())
 
 
@@ -35,7 +35,7 @@ def test_a_header_pixel_spacing_of_50_mm_is_not_used(tmp_path):
 
 @pytest.mark.parametrize("spacing", [[1e9, 1e9], [0.001, 0.001]])
 def test_a_results_implausible_spacing_is_not_used(tmp_path, spacing):
-    from pipeline.measure import measure_result
+    from spine.remeasure import measure_result
     from spine.result import from_dict
 
     _, document = _truth(tmp_path)

@@ -12,7 +12,7 @@ import torch
 
 from keypoints.config import PredictConfig as CornerPredict
 from keypoints.predict import CornerModel
-from pipeline.models import ModelSet
+from pipeline.modelset import ModelSet
 from segmenter.config import PredictConfig as SegmentPredict
 from segmenter.predict import Segmenter
 from spine.int8 import INT8, load_int8, quantize, save_int8

@@ -14,7 +14,7 @@ import pytest
 
 pytest.importorskip("fastapi")
 
-from pipeline.demo import make_sample  # noqa: E402
+from spine.phantom import sample_film  # noqa: E402
 
 TOKEN = "test-token-123"
 
@@ -23,7 +23,7 @@ TOKEN = "test-token-123"
 def results(tmp_path_factory):
     """A results folder: a phantom measured from its true geometry (a stand-in for a pipeline.infer result), a
     film that failed, and a second phantom of the same patient to compare."""
-    from pipeline.measure import measure_result
+    from spine.remeasure import measure_result
     from spine.result import read_result, write_result
     from spine.summary import FIELDS, Summary, other_row, result_row
 
@@ -32,7 +32,7 @@ def results(tmp_path_factory):
     out.mkdir()
     with Summary(out, FIELDS) as summary:
         for name, seed in (("first", 3), ("second", 4)):
-            film = make_sample(films / name, "AP", seed=seed)
+            film = sample_film(films / name, "AP", seed=seed)
             result = measure_result(read_result(film.with_suffix(".json")))
             result = result.with_(image=result.image.__class__(**{**result.image.__dict__, "path": str(film)}))
             write_result(result, out / f"{name}.json")

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from segmenter.config import ModelConfig, SegmenterConfig
+from segmenter.config import ModelConfig
 from segmenter.model import TOP_ROW, build_model
 from segmenter.predict import crop_mask_to_polygon
+from segmenter.training.config import SegmenterConfig
 from spine import config as configlib
 from spine.crop import Crop
 from spine.geometry import Box, Polygon
@@ -70,7 +71,7 @@ def test_crop_mask_goes_back_where_it_belongs():
 @pytest.mark.slow
 def test_one_epoch_smoke_run(tmp_path):
     from segmenter.predict import load_segmenter
-    from segmenter.train import train
+    from segmenter.training.train import train
 
     cfg = configlib.build(SegmenterConfig, {
         "name": "smoke", "output": str(tmp_path / "runs"), "cache": str(tmp_path / "crops"),
@@ -90,9 +91,9 @@ def test_one_epoch_smoke_run(tmp_path):
 def test_whole_film_baseline_smoke_run(tmp_path):
     """The seed's approach (one UNet++ on the whole film, instances separated after) trains, describes itself,
     loads through the same ``Segmenter.load`` and scores the hidden part on phantoms."""
-    from segmenter.evaluate import evaluate_segmenter
     from segmenter.predict import load_segmenter
-    from segmenter.train import train
+    from segmenter.training.evaluate import evaluate_segmenter
+    from segmenter.training.train import train
     from spine.research.datasets.sources import phantom_annotations
 
     cfg = configlib.build(SegmenterConfig, {

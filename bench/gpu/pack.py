@@ -2,7 +2,7 @@
 
     python bench/gpu/pack.py --out .devpack [--imgsz 640] [--quality 85]
 
-Builds the ultralytics datasets exactly as ``detector.train`` does (same patient split, same label policy), for one
+Builds the ultralytics datasets exactly as ``detector.training.train`` does (same patient split, same label policy), for one
 vertebra class and for one class per level, then re-encodes the films as JPEG (the pack must stay small enough to
 travel) under ``OUT/detector/{images,labels_single,labels_per_level}/{train,val}``. ``bench/gpu/train_detectors.py``
 turns it back into datasets on the GPU machine. The pack holds images derived from the shared data: it is
@@ -22,7 +22,7 @@ import cv2
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from detector.config import DetectorConfig  # noqa: E402
-from detector.data import (
+from detector.training.data import (
     detector_sets,  # noqa: E402
     export_dataset,  # noqa: E402
 )

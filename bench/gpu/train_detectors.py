@@ -6,7 +6,7 @@ Each arm is ``configs/detector.yaml`` plus the ``overrides`` of ``configs/ablati
 trained on the GPU with the same wall-clock budget (``train.hours``: ultralytics fits its epochs and learning-rate
 schedule into it). Arms run as parallel processes sharing the GPU and the CPU cores. Each arm leaves a model folder
 ``OUT/<arm>.tar`` (weights, resolved config, metadata, the ultralytics results.csv); figures are measured afterwards
-on the CPU machine with ``python -m detector.evaluate``, which can see the validation films.
+on the CPU machine with ``python -m detector.training.evaluate``, which can see the validation films.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def dataset(pack: Path, classes: str, work: Path) -> Path:
 
 
 def train_arm(arm: str, pack: Path, work: Path, out: Path, extra: list[str]) -> None:
-    from detector.train import run_ultralytics, write_model_folder
+    from detector.training.train import run_ultralytics, write_model_folder
 
     cfg = arm_config(arm, extra)
     run_dir = work / "runs" / arm

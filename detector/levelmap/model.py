@@ -9,14 +9,10 @@ from detector.levelmap.config import ModelConfig
 from detector.levelmap.frame import MAP_CLASSES
 
 
-def build_model(cfg: ModelConfig, pretrained: bool = True) -> torch.nn.Module:
-    model = smp.Unet(encoder_name=cfg.encoder, encoder_weights=None, in_channels=1, classes=len(MAP_CLASSES),
-                     decoder_channels=tuple(cfg.decoder_channels))
-    if pretrained and cfg.pretrained == "efficientnet_lite0":
-        from spine.research.pretrained import load_imagenet_lite0
-
-        load_imagenet_lite0(model.encoder)
-    return model
+def build_model(cfg: ModelConfig) -> torch.nn.Module:
+    """The network with random weights (training starts it from ImageNet: :func:`spine.research.pretrained.imagenet_start`)."""
+    return smp.Unet(encoder_name=cfg.encoder, encoder_weights=None, in_channels=1, classes=len(MAP_CLASSES),
+                    decoder_channels=tuple(cfg.decoder_channels))
 
 
 def model_input(frames: torch.Tensor) -> torch.Tensor:

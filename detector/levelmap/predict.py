@@ -10,7 +10,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from detector.levelmap.config import EvidenceConfig, FrameConfig, LevelMapConfig
+from detector.levelmap.config import EvidenceConfig, FrameConfig, LevelMapSpec
 from detector.levelmap.frame import chain_frame, chain_pitch, decode_evidence, member_evidence, painted_boxes
 from detector.levelmap.model import build_model, model_input
 from spine import config as configlib
@@ -49,10 +49,18 @@ class LevelMap:
         if meta.get("stage") != "levelmap":
             raise ValueError(f"{folder}: not a level map model folder (stage {meta.get('stage')!r})")
         check_meta(meta, folder, "levelmap")
-        cfg = configlib.load(LevelMapConfig, folder / "config.yaml")
-        network = build_model(cfg.model, pretrained=False)
+        cfg = configlib.load_part(LevelMapSpec, folder / "config.yaml")
+        network = build_model(cfg.model)
         load_weights(network, folder)
         return cls(network.eval().to(device), cfg.frame, cfg.evidence, device, runtime)
+
+    @property
+    def proposes_ends(self) -> bool:
+        return self.evidence_cfg.propose
+
+    @property
+    def warns(self) -> bool:
+        return self.evidence_cfg.warn
 
     @torch.no_grad()
     def read(self, pixels: np.ndarray, boxes: np.ndarray) -> FilmLevels:

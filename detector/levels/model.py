@@ -9,8 +9,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from detector.levels.chain import FEATURES
 from detector.levels.config import ModelConfig
-from detector.levels.data import FEATURES
 from detector.levels.decode import CLASSES
 
 AGE_SEX = [FEATURES.index(name) for name in ("age_sex_known", "age", "female")]
@@ -65,13 +65,9 @@ class LevelNet(nn.Module):
         return self.head(x)
 
 
-def build_model(cfg: ModelConfig, pretrained: bool = True) -> LevelNet:
-    model = LevelNet(cfg)
-    if pretrained and cfg.pretrained == "efficientnet_lite0":
-        from spine.research.pretrained import load_imagenet_lite0
-
-        load_imagenet_lite0(model.encoder)
-    return model
+def build_model(cfg: ModelConfig) -> LevelNet:
+    """The network with random weights (training starts it from ImageNet: :func:`spine.research.pretrained.imagenet_start`)."""
+    return LevelNet(cfg)
 
 
 def model_input(crops: torch.Tensor) -> torch.Tensor:

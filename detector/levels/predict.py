@@ -17,12 +17,12 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from detector.levelmap.predict import FilmLevels, LevelMap
-from detector.levels.config import CropConfig, LevelsConfig
-from detector.levels.data import context_crops, extend_chain, spine_boxes, spine_features
+from detector.levels.chain import context_crops, extend_chain, spine_boxes, spine_features
+from detector.levels.config import CropConfig, LevelsSpec
 from detector.levels.decode import CLASSES, EXTRA_LEVELS, DecodeConfig, Naming, decode, describe_runner_up, shift_between, standard_position
 from detector.levels.model import CropEmbedder, build_model, model_input
 from spine import config as configlib
+from spine.contracts import ReadsLevels
 from spine.geometry import STANDARD_LEVELS, Box, Spine, Vertebra
 from spine.modelfolder import load_weights, read_meta
 from spine.onnxrun import Runtime, runner
@@ -40,7 +40,7 @@ class LevelIdentifier:
     device: str = "cpu"
     runtime: Runtime = "onnx"
     embed: Callable | None = None
-    film: LevelMap | None = None  # the whole-film level map (its evidence added to the network's)
+    film: ReadsLevels | None = None  # the whole-film level map (its evidence added to the network's)
 
     def __post_init__(self) -> None:
         if self.embed is None:
@@ -52,8 +52,8 @@ class LevelIdentifier:
         meta = read_meta(folder)
         if meta.get("stage") != "levels":
             raise ValueError(f"{folder}: not a level identifier model folder (stage {meta.get('stage')!r})")
-        cfg = configlib.load(LevelsConfig, folder / "config.yaml")
-        network = build_model(cfg.model, pretrained=False)
+        cfg = configlib.load_part(LevelsSpec, folder / "config.yaml")
+        network = build_model(cfg.model)
         load_weights(network, folder)
         decode_cfg = replace(cfg.decode, temperature=float(meta.get("temperature", cfg.decode.temperature)))
         return cls(network.eval().to(device), cfg.crop, decode_cfg, device, runtime)
@@ -75,7 +75,7 @@ class LevelIdentifier:
         logits = self.network.from_embeddings(embedded, f, torch.ones(1, len(chain), dtype=torch.bool, device=self.device))[0]
         return torch.log_softmax(logits / self.decode_cfg.temperature, dim=-1).cpu().numpy()
 
-    def candidates(self, pixels: np.ndarray, chain: Spine) -> tuple[Spine, np.ndarray, FilmLevels | None]:
+    def candidates(self, pixels: np.ndarray, chain: Spine) -> tuple[Spine, np.ndarray, object | None]:
         """The chain with candidates beyond its ends (True in the flags): extrapolated from the chain, and, with a
         level map, where the map paints a level T1-L5 past the chain's ends (an extrapolated candidate there takes the
         painted box); and the map's reading (None without a map)."""
@@ -84,7 +84,7 @@ class LevelIdentifier:
             return extended, extrapolated, None
         detected = spine_boxes(chain)
         levels = self.film.read(pixels, detected)
-        if self.film.evidence_cfg.propose:
+        if self.film.proposes_ends:
             extended, extrapolated = with_ends(extended, extrapolated, self.film.ends(levels, detected), levels.pitch)
         return extended, extrapolated, levels
 
@@ -97,7 +97,7 @@ class LevelIdentifier:
         extended, extrapolated, levels = self.candidates(pixels, chain)
         logp = self.log_probs(pixels, extended, extrapolated, age, sex)
         evidence = None if levels is None else self.film.evidence(levels, spine_boxes(extended))
-        warns = self.film is not None and self.film.evidence_cfg.warn
+        warns = self.film is not None and self.film.warns
         return name_chain(extended, extrapolated, logp, self.decode_cfg, expected, pixels.shape[0], evidence, warns)
 
 

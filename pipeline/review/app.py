@@ -114,7 +114,7 @@ def create_app(store: ResultsFolder, token: str) -> FastAPI:
 
     @app.post("/api/measure")
     async def measure(request: Request) -> dict:
-        from pipeline.measure import measure_result
+        from spine.remeasure import measure_result
         from spine.result import from_dict, to_dict
 
         document = await document_of(request)

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.measure import measure_result
 from spine.files import atomic_write_json
+from spine.remeasure import measure_result
 from spine.result import (
     SCHEMA,
     ImageInfo,

@@ -17,7 +17,8 @@ import numpy as np
 
 from spine.dicomfilm import write_dicom
 from spine.files import atomic_write_json, atomic_write_png
-from spine.phantom.make import Phantom
+from spine.phantom.make import Phantom, make_phantom
+from spine.phantom.spec import PhantomSpec
 from spine.result import ImageInfo, SpineResult, to_dict
 
 
@@ -46,3 +47,10 @@ def write_phantom(phantom: Phantom, folder: str | Path, stem: str, fmt: str = "d
     if seed_layout:
         atomic_write_png(folder / f"{stem}_mask.png", (phantom.labels > 0).astype(np.uint8) * 255)
     return film
+
+
+def sample_film(out: Path, view: str = "AP", seed: int = 7) -> Path:
+    """A phantom film in ``out`` (DICOM with spacing, age and sex); returns its path."""
+    spec = PhantomSpec(view=view, seed=seed, cobb_deg=32 if view == "AP" else None, height_px=1280,
+                       wedges={} if view == "AP" else {"L1": 0.3}, slips={} if view == "AP" else {"L4": 20.0})
+    return write_phantom(make_phantom(spec), out, f"sample_{view.lower()}", fmt="dcm")

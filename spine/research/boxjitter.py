@@ -15,7 +15,7 @@ import numpy as np
 from spine.config import ConfigError
 
 # Measured on 80 AASCE training films (1,321 vertebrae paired at IoU >= 0.3) with the shipped detector and its
-# priors: python -m detector.evaluate --models models/default/detector --box-error
+# priors: python -m detector.training.evaluate --models models/default/detector --box-error
 DETECTOR_ERROR_MEAN = (0.005, 0.011, -0.019, 0.021)
 DETECTOR_ERROR_STD = (0.041, 0.069, 0.101, 0.120)
 

@@ -40,3 +40,11 @@ def load_imagenet_lite0(encoder: nn.Module) -> int:
         update[key] = value
     encoder.load_state_dict(update, strict=False)
     return len(update)
+
+
+def imagenet_start(model: nn.Module, which: str) -> nn.Module:
+    """``model`` with its ``encoder`` started from ImageNet weights when ``which`` (a stage's ``model.pretrained``)
+    is 'efficientnet_lite0'; 'none' leaves the random weights it was built with."""
+    if which == "efficientnet_lite0":
+        load_imagenet_lite0(model.encoder)
+    return model

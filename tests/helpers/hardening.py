@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from helpers.models import random_model_set
-from pipeline.demo import make_sample
+from spine.phantom import sample_film
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +19,7 @@ def models(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def film(tmp_path_factory):
-    return make_sample(tmp_path_factory.mktemp("film"), "AP", seed=2)
+    return sample_film(tmp_path_factory.mktemp("film"), "AP", seed=2)
 
 
 def summary_rows(out: Path) -> list[dict]:

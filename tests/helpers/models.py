@@ -13,13 +13,13 @@ from spine.modelfolder import save_model_folder
 
 def random_model_set(folder: Path) -> Path:
     """A complete model set with randomly initialised networks (small inputs), written in seconds."""
-    from detector.config import DetectorConfig
     from detector.model import build_network
-    from keypoints.config import KeypointsConfig
+    from detector.training.config import DetectorConfig
     from keypoints.model import build_model as build_keypoints
-    from pipeline.models import InferenceOptions
-    from segmenter.config import SegmenterConfig
+    from keypoints.training.config import KeypointsConfig
+    from pipeline.modelset import InferenceOptions
     from segmenter.model import build_model as build_segmenter
+    from segmenter.training.config import SegmenterConfig
 
     det_cfg = configlib.build(DetectorConfig, {"model": {"imgsz": 256}})
     net = build_network("yolo11n.yaml", nc=1)
@@ -31,12 +31,12 @@ def random_model_set(folder: Path) -> Path:
     )
     save_model_folder(
         folder / "segmenter",
-        build_segmenter(seg_cfg.model, pretrained=False).state_dict(),
+        build_segmenter(seg_cfg.model).state_dict(),
         seg_cfg,
         {"stage": "segmenter", "mode": "crop", "threshold": 0.5},
     )
     kp_cfg = configlib.build(KeypointsConfig, {"crop": {"size": 64}, "model": {"pretrained": "none"}})
-    save_model_folder(folder / "keypoints", build_keypoints(kp_cfg.model, pretrained=False).state_dict(), kp_cfg,
+    save_model_folder(folder / "keypoints", build_keypoints(kp_cfg.model).state_dict(), kp_cfg,
                       {"stage": "keypoints", "head": "heatmap"})
     configlib.dump(InferenceOptions(), folder / "pipeline.yaml")
     (folder / "meta.json").write_text('{"stage": "pipeline", "format": "spine-model-set/1"}')

@@ -1,6 +1,6 @@
 """Naming figures of a spine finder (detector, priors and, when it has one, the level identifier) on annotated films.
 
-    python -m detector.levels.evaluate [--models LEVELS_DIR | --count-only] [--detector DIR] [--levelmap DIR|none]
+    python -m detector.levels.training.evaluate [--models LEVELS_DIR | --count-only] [--detector DIR] [--levelmap DIR|none]
                                        [--on val|calibration|challenge|phantoms] [--phantoms N]
                                        [--decode KEY=VALUE ...] [--out REPORT.json]
 
@@ -28,9 +28,10 @@ from dataclasses import fields, replace
 from pathlib import Path
 from typing import Sequence
 
-from detector.evaluate import naming_correct, reference_spine
-from detector.levels.data import film_age_sex, spine_boxes
+from detector.levels.chain import spine_boxes
 from detector.levels.decode import DecodeConfig, shift_between
+from detector.levels.training.data import film_age_sex
+from detector.training.evaluate import naming_correct, reference_spine
 from spine.geometry import Spine
 from spine.radiograph import read_radiograph
 from spine.research.datasets.annotation import Annotation
@@ -82,7 +83,7 @@ def _tier(rows: list[dict]) -> dict:
 
 
 def evaluate_naming(finder, films: Sequence[Annotation]) -> dict:
-    """Figures of ``finder`` (a detector.predict.SpineFinder) on ``films``; the expected levels are the view's."""
+    """Figures of ``finder`` (a detector.chain.ChainFinder) on ``films``; the expected levels are the view's."""
     rows, names = [], []
     expected = finder.priors("AP").expected_levels
     for ann in films:
@@ -120,7 +121,7 @@ def decode_settings(base: DecodeConfig, settings: Sequence[str]) -> DecodeConfig
 
 def calibration_films(train_films: Sequence[Annotation], levels_folder: str | Path) -> list[Annotation]:
     """The training films of the patients the identifier in ``levels_folder`` held out for calibration."""
-    from detector.levels.config import LevelsConfig, held_out
+    from detector.levels.training.config import LevelsConfig, held_out
     from spine import config as configlib
 
     fraction = configlib.load(LevelsConfig, Path(levels_folder) / "config.yaml").calibration_fraction
@@ -131,12 +132,12 @@ def main(argv: list[str] | None = None) -> int:
     from spine.offline import configure
 
     configure()
-    from detector.predict import spine_finder
+    from detector.chain import chain_finder
     from spine.files import atomic_write_json
     from spine.paths import DEFAULT_MODELS
     from spine.research.datasets.sources import DataConfig, challenge_annotations, crop_stage_sets
 
-    parser = argparse.ArgumentParser(prog="python -m detector.levels.evaluate", description="Level naming figures.")
+    parser = argparse.ArgumentParser(prog="python -m detector.levels.training.evaluate", description="Level naming figures.")
     parser.add_argument("--models", default=str(DEFAULT_MODELS / "levels"), help="level identifier model folder")
     parser.add_argument("--count-only", action="store_true", help="no identifier: the priors name the chain by its count")
     parser.add_argument("--detector", default=str(DEFAULT_MODELS / "detector"), help="detector model folder")
@@ -153,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", help="write the figures to this JSON file")
     args = parser.parse_args(argv)
     data = DataConfig()
-    finder = spine_finder(args.detector, levels=None if args.count_only else args.models)
+    finder = chain_finder(args.detector, levels=None if args.count_only else args.models)
     levelmap = args.levelmap or (str(DEFAULT_MODELS / "levelmap") if (DEFAULT_MODELS / "levelmap").is_dir() else "none")
     if finder.levels is not None and levelmap != "none":
         from detector.levelmap.predict import LevelMap

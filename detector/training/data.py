@@ -16,7 +16,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from detector.config import ROBOFLOW_BOX_SCALE, DetectorConfig
+from detector.training.config import ROBOFLOW_BOX_SCALE, DetectorConfig
 from spine.geometry import Box
 from spine.radiograph import read_radiograph
 from spine.research.datasets.annotation import Annotation

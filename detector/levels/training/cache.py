@@ -12,7 +12,7 @@ from typing import Sequence
 import numpy as np
 
 from detector.levels.config import CropConfig
-from detector.levels.data import ChainSample, build_chains
+from detector.levels.training.data import ChainSample, build_chains
 
 
 def stack_samples(samples: Sequence[ChainSample]) -> dict:

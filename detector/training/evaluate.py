@@ -1,6 +1,6 @@
 """Detector figures: box AP, recall and precision at IoU 0.5, and level naming, before and after the priors.
 
-    python -m detector.evaluate --models runs/detector/model [--on val|challenge] [--out REPORT.json]
+    python -m detector.training.evaluate --models runs/detector/model [--on val|challenge] [--out REPORT.json]
 
 "Before the priors" takes the raw detections scoring at least ``conf`` in
 top-to-bottom order and names them from the expected levels; "after" runs
@@ -19,8 +19,8 @@ from typing import Sequence
 
 import numpy as np
 
-from detector.config import ROBOFLOW_BOX_SCALE
 from detector.priors import PriorsConfig, apply_priors, name_levels, snap_inferred
+from detector.training.config import ROBOFLOW_BOX_SCALE
 from spine.contracts import Detection
 from spine.geometry import Box, Spine
 from spine.radiograph import read_radiograph
@@ -109,14 +109,14 @@ def main(argv: list[str] | None = None) -> int:
     from spine.offline import configure
 
     configure()
-    from detector.config import DetectorConfig
-    from detector.data import detector_sets
     from detector.predict import Detector
+    from detector.training.config import DetectorConfig
+    from detector.training.data import detector_sets
     from spine import config as configlib
     from spine.files import atomic_write_json
     from spine.research.datasets.sources import challenge_annotations
 
-    parser = argparse.ArgumentParser(prog="python -m detector.evaluate", description="Detector figures on a validation set.")
+    parser = argparse.ArgumentParser(prog="python -m detector.training.evaluate", description="Detector figures on a validation set.")
     parser.add_argument("--models", required=True, help="detector model folder")
     parser.add_argument(
         "--on",

@@ -1,7 +1,7 @@
 """Segmenter figures: Dice and IoU per vertebra, on ground-truth boxes or on the detector's; on phantoms also
 Dice on the visible and on the hidden (occluded) part separately.
 
-    python -m segmenter.evaluate --models runs/segmenter/model [--phantoms N | --detector DIR] [--out REPORT.json]
+    python -m segmenter.training.evaluate --models runs/segmenter/model [--phantoms N | --detector DIR] [--out REPORT.json]
 
 ``--detector`` scores on the boxes that detector and its priors find (misses count as Dice 0), as
 ``python -m pipeline.evaluate`` does for a whole model set.
@@ -104,13 +104,13 @@ def main(argv: list[str] | None = None) -> int:
     from spine.offline import configure
 
     configure()
-    from segmenter.config import SegmenterConfig
     from segmenter.predict import load_segmenter
+    from segmenter.training.config import SegmenterConfig
     from spine import config as configlib
     from spine.files import atomic_write_json
     from spine.research.datasets.sources import crop_stage_sets
 
-    parser = argparse.ArgumentParser(prog="python -m segmenter.evaluate", description="Segmenter figures on the validation films.")
+    parser = argparse.ArgumentParser(prog="python -m segmenter.training.evaluate", description="Segmenter figures on the validation films.")
     parser.add_argument("--models", required=True, help="segmenter model folder")
     parser.add_argument("--phantoms", type=int, default=0, help="score on this many held-out phantoms instead (visible/hidden Dice)")
     parser.add_argument("--out", help="write the figures to this JSON file")

@@ -1,8 +1,8 @@
-"""Train the level identifier: ``python -m detector.levels.train --config configs/levels.yaml [--set key=value]``.
+"""Train the level identifier: ``python -m detector.levels.training.train --config configs/levels.yaml [--set key=value]``.
 
 The detector named in the config (and its priors) finds the chains of the training films (AASCE films of the
 saved patient split's training side, phantoms); each member is labelled by its true vertebra or by anatomy
-(:mod:`detector.levels.data`). A share of the training patients is held back to pick the best epoch and to fit
+(:mod:`detector.levels.training.data`). A share of the training patients is held back to pick the best epoch and to fit
 the temperature of the logits. The validation films of the split are never seen here; the model folder's
 validation figures come from them after training.
 """
@@ -18,13 +18,14 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
-from detector.levels.cache import cached_chains
-from detector.levels.config import ChainAugmentConfig, LevelsConfig, held_out
-from detector.levels.data import UNKNOWN, ChainSample, refeature
 from detector.levels.decode import CLASSES
 from detector.levels.model import build_model, model_input
+from detector.levels.training.cache import cached_chains
+from detector.levels.training.config import ChainAugmentConfig, LevelsConfig, held_out
+from detector.levels.training.data import UNKNOWN, ChainSample, refeature
 from spine.modelfolder import save_model_folder, update_meta
 from spine.research.datasets.sources import crop_stage_sets
+from spine.research.pretrained import imagenet_start
 from spine.research.training import TrainResult, best_state, epochs_record, fit, seeded, stage_main
 
 
@@ -85,7 +86,7 @@ class LevelModule(L.LightningModule):
     def __init__(self, cfg: LevelsConfig):
         super().__init__()
         self.cfg = cfg
-        self.model = build_model(cfg.model)
+        self.model = imagenet_start(build_model(cfg.model), cfg.model.pretrained)
 
     def forward(self, batch: dict) -> torch.Tensor:
         return self.model(model_input(batch["crops"]), batch["features"], batch["valid"])
@@ -163,22 +164,22 @@ def detector_key(folder: str | Path) -> str:
 def meta_for(cfg: LevelsConfig, described: dict, temperature: float) -> dict:
     return {"stage": "levels", "format": "spine-levels/1", "classes": list(CLASSES), "temperature": temperature,
             "input": {"crop": {"span_pitches": cfg.crop.span, "height": cfg.crop.height, "width": cfg.crop.width},
-                      "intensity": "grey in [0, 1] mapped to [-1, 1]", "features": "see detector.levels.data.FEATURES"},
+                      "intensity": "grey in [0, 1] mapped to [-1, 1]", "features": "see detector.levels.training.data.FEATURES"},
             "output": f"per chain member, logits over {len(CLASSES)} classes (levels and 'none'); divide by the "
                       "temperature, then the lattice decode", "detector": cfg.detector, "trained_on": described}
 
 
 def train(cfg: LevelsConfig) -> TrainResult:
-    from detector.levels.evaluate import evaluate_naming
+    from detector.chain import chain_finder
     from detector.levels.predict import LevelIdentifier
-    from detector.predict import spine_finder
+    from detector.levels.training.evaluate import evaluate_naming
 
     run_dir = (Path(cfg.output) / cfg.name).resolve()
     train_films, val_films, described = crop_stage_sets(cfg.data, cfg.train.max_train_films, cfg.train.max_val_films)
     if not train_films:
         raise RuntimeError("no training films: point data.root at the shared data or set data.phantoms > 0")
     detector = cfg.data.repo_path(cfg.detector)
-    chains = cached_chains(train_films, spine_finder(detector), cfg.crop, cfg.data.repo_path(cfg.cache), detector_key(detector), True)
+    chains = cached_chains(train_films, chain_finder(detector), cfg.crop, cfg.data.repo_path(cfg.cache), detector_key(detector), True)
     fit_set, calibration = split_calibration(chains, cfg.calibration_fraction)
     module = seeded(cfg.train, lambda: LevelModule(cfg))
     best = fit(module, ChainDataModule(fit_set, calibration or fit_set[:2], cfg), cfg.train, run_dir, "val_loss", "min")
@@ -189,7 +190,7 @@ def train(cfg: LevelsConfig) -> TrainResult:
     described = {**described, "chains": {"fit": len(fit_set), "calibration": len(calibration)}}
     folder = save_model_folder(run_dir / "model", best_state(best), cfg,
                                {**meta_for(cfg, described, temperature), "epochs": epochs_record(best, cfg.train.epochs)})
-    finder = spine_finder(detector)
+    finder = chain_finder(detector)
     finder.levels = LevelIdentifier.load(folder)
     metrics = evaluate_naming(finder, val_films)
     update_meta(folder, validation=metrics)

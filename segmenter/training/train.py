@@ -1,4 +1,4 @@
-"""Train the segmenter: ``python -m segmenter.train --config configs/segmenter.yaml [--set key=value ...]``.
+"""Train the segmenter: ``python -m segmenter.training.train --config configs/segmenter.yaml [--set key=value ...]``.
 
 A LightningModule holds the network and the loss (Dice + BCE on every
 deep-supervision output, weighted); the data module is separate. The run
@@ -15,14 +15,15 @@ import lightning as L
 import torch
 from torch import nn
 
-from segmenter.config import SegmenterConfig
-from segmenter.data import datamodule
-from segmenter.evaluate import evaluate_segmenter
 from segmenter.model import build_model, normalise
 from segmenter.predict import load_segmenter
-from segmenter.whole_film import WholeFilmData
+from segmenter.training.config import SegmenterConfig
+from segmenter.training.data import datamodule
+from segmenter.training.evaluate import evaluate_segmenter
+from segmenter.training.whole_film_data import WholeFilmData
 from spine.modelfolder import save_model_folder, update_meta
 from spine.research.datasets.sources import crop_stage_sets
+from spine.research.pretrained import imagenet_start
 from spine.research.training import TrainResult, best_state, epochs_record, fit, seeded, stage_main
 
 
@@ -30,7 +31,7 @@ class SegmenterModule(L.LightningModule):
     def __init__(self, cfg: SegmenterConfig):
         super().__init__()
         self.cfg = cfg
-        self.model = build_model(cfg.model)
+        self.model = imagenet_start(build_model(cfg.model), cfg.model.pretrained)
         import segmentation_models_pytorch as smp
 
         self.dice = smp.losses.DiceLoss(mode="binary", from_logits=True)

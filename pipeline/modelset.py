@@ -17,10 +17,12 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from detector.chain import ChainFinder, lateral_priors
 from detector.priors import PriorsConfig
+from pipeline.finder import SpineFinder
 from spine import config as configlib
 from spine.contracts import Corners, Detects, NamesLevels, Outlines, outlines_to_fill
-from spine.geometry import Polygon, Spine, level_range
+from spine.geometry import Polygon, Spine
 from spine.modelfolder import check_meta, code_version, folder_digest, read_meta
 from spine.paths import DEFAULT_MODELS
 
@@ -33,10 +35,6 @@ def _running_code() -> str:
     return code_version()
 
 
-def _lateral_priors() -> PriorsConfig:
-    return PriorsConfig(expected_levels=level_range("T1", "S1"))
-
-
 @dataclass(frozen=True)
 class InferenceOptions:
     """priors_ap / priors_lat: count and ordering priors per view; reframe: how the found boxes are re-drawn before
@@ -44,7 +42,7 @@ class InferenceOptions:
     mask: no network beyond the segmenter) or 'none'."""
 
     priors_ap: PriorsConfig = field(default_factory=PriorsConfig)
-    priors_lat: PriorsConfig = field(default_factory=_lateral_priors)
+    priors_lat: PriorsConfig = field(default_factory=lambda: lateral_priors(PriorsConfig()))
     reframe: Literal["outline", "none"] = "outline"
     default_view: Literal["AP", "PA", "LAT"] = "AP"
 
@@ -96,12 +94,10 @@ class ModelSet:
                 "code_version": _running_code(), "runtimes": runtimes, "digest": self.digest}
 
     @property
-    def finder(self):
+    def finder(self) -> SpineFinder:
         """The detector, the view's priors, the level identifier and the box re-drawing as one ``find(pixels, view, ...)``."""
-        from detector.predict import SpineFinder
-
-        redraw = self.segmenter if self.options.reframe == "outline" else None
-        return SpineFinder(self.detector, self.options.priors_ap, self.options.priors_lat, self.levels, redraw)
+        chain = ChainFinder(self.detector, self.options.priors_ap, self.options.priors_lat, self.levels)
+        return SpineFinder(chain, self.segmenter if self.options.reframe == "outline" else None)
 
     def outlines(self, pixels: np.ndarray, spine: Spine) -> list[Polygon | None]:
         """Each vertebra's outline: the mask it carries (drawn when its box was re-drawn from it), else the

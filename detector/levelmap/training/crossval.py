@@ -1,7 +1,7 @@
 """Patient-grouped k-fold cross-validation of the chain's naming with the level map.
 
-    python -m detector.levelmap.crossval train [--config configs/levelmap.yaml] [--set KEY=VALUE ...]
-    python -m detector.levelmap.crossval evaluate [--models models/default] [--out docs/cv/levels.json]
+    python -m detector.levelmap.training.crossval train [--config configs/levelmap.yaml] [--set KEY=VALUE ...]
+    python -m detector.levelmap.training.crossval evaluate [--models models/default] [--out docs/cv/levels.json]
 
 ``train`` trains one level map per fold of ``folds_file`` (on the other folds' films; each resumes from its
 checkpoint) into ``<output>/levelmap_fold<k>``. ``evaluate`` runs the model set's detector, priors and level
@@ -27,13 +27,15 @@ from pathlib import Path
 
 import numpy as np
 
-from detector.evaluate import reference_spine
-from detector.levelmap.config import EvidenceConfig, LevelMapConfig
+from detector.levelmap.config import EvidenceConfig
 from detector.levelmap.frame import decode_evidence, member_evidence
-from detector.levels.data import extend_chain, film_age_sex, spine_boxes
-from detector.levels.evaluate import film_row, summarise
+from detector.levelmap.training.config import LevelMapConfig
+from detector.levels.chain import extend_chain, spine_boxes
 from detector.levels.predict import name_chain, with_ends
+from detector.levels.training.data import film_age_sex
+from detector.levels.training.evaluate import film_row, summarise
 from detector.priors import apply_priors, snap_inferred
+from detector.training.evaluate import reference_spine
 
 SETTINGS: dict[str, EvidenceConfig | None] = {"off": None}
 for _use in ("anchors", "all"):
@@ -51,7 +53,7 @@ def fold_config(cfg: LevelMapConfig, k: int) -> LevelMapConfig:
 
 
 def train_folds(cfg: LevelMapConfig) -> list[Path]:
-    from detector.levelmap.train import train
+    from detector.levelmap.training.train import train
 
     out = []
     for k in range(cfg.folds):
@@ -157,12 +159,12 @@ def evaluate(models: Path, cfg: LevelMapConfig, settings: dict | None = None,
     while the other folds train; nothing is chosen on it)."""
     from tqdm import tqdm
 
+    from detector.chain import chain_finder
     from detector.levelmap.predict import LevelMap
-    from detector.predict import spine_finder
     from spine.research.datasets.sources import aasce_annotations, aasce_split
     from spine.research.datasets.splits import load_or_make_folds
 
-    finder = spine_finder(models / "detector", levels=models / "levels")
+    finder = chain_finder(models / "detector", levels=models / "levels")
     identifier = finder.levels
     annotations = aasce_annotations(cfg.data)
     folds = load_or_make_folds(cfg.data.repo_path(cfg.folds_file), annotations, cfg.folds, linked=cfg.data.linked_patients())
@@ -236,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     from spine.paths import DEFAULT_MODELS
 
     configure()
-    parser = argparse.ArgumentParser(prog="python -m detector.levelmap.crossval", description=__doc__.strip().splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m detector.levelmap.training.crossval", description=__doc__.strip().splitlines()[0])
     parser.add_argument("command", choices=["train", "evaluate"])
     parser.add_argument("--config", default="configs/levelmap.yaml")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a level map config key, e.g. train.epochs=8")

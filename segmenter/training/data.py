@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from segmenter.config import SegmenterConfig
+from segmenter.training.config import SegmenterConfig
 from spine.research.cropdata import CropDataModule
 from spine.research.datasets.annotation import Annotation
 

@@ -1,4 +1,4 @@
-"""Train the keypoint head: ``python -m keypoints.train --config configs/keypoints.yaml [--set key=value ...]``.
+"""Train the keypoint head: ``python -m keypoints.training.train --config configs/keypoints.yaml [--set key=value ...]``.
 
 Crops come from the shared crop bank (AASCE films by the saved patient split
 with the label policy's exclusions and repairs, plus phantoms). The loss is
@@ -15,12 +15,13 @@ import torch
 import torch.nn.functional as F
 
 from keypoints.codec import HeatmapCodec
-from keypoints.config import KeypointsConfig
 from keypoints.model import build_model, model_input
+from keypoints.training.config import KeypointsConfig
 from spine.geometry import CORNERS
 from spine.modelfolder import save_model_folder, update_meta
 from spine.research.cropdata import CropDataModule
 from spine.research.datasets.sources import crop_stage_sets
+from spine.research.pretrained import imagenet_start
 from spine.research.training import TrainResult, best_state, epochs_record, fit, seeded, stage_main
 
 
@@ -28,7 +29,7 @@ class KeypointModule(L.LightningModule):
     def __init__(self, cfg: KeypointsConfig):
         super().__init__()
         self.cfg = cfg
-        self.model = build_model(cfg.model)
+        self.model = imagenet_start(build_model(cfg.model), cfg.model.pretrained)
         self.codec = HeatmapCodec(cfg.crop.size, beta=cfg.model.heatmap_beta, stride=cfg.model.heatmap_stride)
 
     def corners(self, images: torch.Tensor) -> torch.Tensor:
@@ -70,8 +71,8 @@ def meta_for(cfg: KeypointsConfig, described: dict) -> dict:
 
 
 def train(cfg: KeypointsConfig) -> TrainResult:
-    from keypoints.evaluate import evaluate_keypoints, organiser_angles
     from keypoints.predict import CornerModel
+    from keypoints.training.evaluate import evaluate_keypoints, organiser_angles
 
     run_dir = (Path(cfg.output) / cfg.name).resolve()
     train_films, val_films, described = crop_stage_sets(cfg.data, cfg.train.max_train_films, cfg.train.max_val_films)

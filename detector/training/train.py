@@ -1,4 +1,4 @@
-"""Train the detector: ``python -m detector.train --config configs/detector.yaml [--set key=value ...]``.
+"""Train the detector: ``python -m detector.training.train --config configs/detector.yaml [--set key=value ...]``.
 
 Writes ``<output>/<name>/model`` (a self-describing model folder) and the
 ultralytics run beside it. Re-running an interrupted run resumes it from its
@@ -13,9 +13,9 @@ from pathlib import Path
 import torch
 import yaml
 
-from detector.config import DetectorConfig
-from detector.data import class_names, detector_sets, export_dataset
 from detector.model import trainer_model
+from detector.training.config import DetectorConfig
+from detector.training.data import class_names, detector_sets, export_dataset
 from spine import config as configlib
 from spine.modelfolder import save_model_folder
 from spine.research.training import TrainResult, stage_main
@@ -106,8 +106,8 @@ def write_model_folder(cfg: DetectorConfig, checkpoint: Path, folder: Path, desc
 
 
 def train(cfg: DetectorConfig) -> TrainResult:
-    from detector.evaluate import evaluate_detector
     from detector.predict import Detector
+    from detector.training.evaluate import evaluate_detector
     from spine.modelfolder import update_meta
 
     run_dir = (Path(cfg.output) / cfg.name).resolve()

@@ -1,4 +1,4 @@
-"""Train the level map: ``python -m detector.levelmap.train --config configs/levelmap.yaml [--set fold=K]``.
+"""Train the level map: ``python -m detector.levelmap.training.train --config configs/levelmap.yaml [--set fold=K]``.
 
 Trains on the AASCE films (every film, or with ``fold`` set every fold of the saved patient-grouped folds but that
 one, whose films then show the validation loss, for the record only) for a fixed number of epochs: the last epoch
@@ -17,13 +17,15 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
-from detector.levelmap.config import FrameAugmentConfig, FrameConfig, LevelMapConfig
-from detector.levelmap.data import Film, cached_films, sample_frame
+from detector.levelmap.config import FrameConfig
 from detector.levelmap.frame import MAP_CLASSES
 from detector.levelmap.model import build_model, model_input
+from detector.levelmap.training.config import FrameAugmentConfig, LevelMapConfig
+from detector.levelmap.training.data import Film, cached_films, sample_frame
 from spine.modelfolder import save_model_folder
 from spine.research.datasets.sources import aasce_annotations, phantom_annotations
 from spine.research.datasets.splits import load_or_make_folds
+from spine.research.pretrained import imagenet_start
 from spine.research.training import TrainResult, best_state, epochs_record, fit, seeded, stage_main
 
 
@@ -45,7 +47,7 @@ class LevelMapModule(L.LightningModule):
     def __init__(self, cfg: LevelMapConfig):
         super().__init__()
         self.cfg = cfg
-        self.model = build_model(cfg.model)
+        self.model = imagenet_start(build_model(cfg.model), cfg.model.pretrained)
         weights = torch.ones(len(MAP_CLASSES))
         weights[0] = cfg.background_weight
         self.register_buffer("class_weights", weights, persistent=False)
@@ -96,7 +98,7 @@ class FrameDataModule(L.LightningDataModule):
 def fold_films(cfg: LevelMapConfig, progress: bool = False) -> tuple[list[Film], list[Film]]:
     """(training films, held-out films): the AASCE films (with ``cfg.fold``, those of the other folds; that fold's
     are held out) and the AP phantoms of ``data.phantoms`` (always trained on)."""
-    from detector.levelmap.data import labelled_t1_l5
+    from detector.levelmap.training.data import labelled_t1_l5
 
     annotations = aasce_annotations(cfg.data)
     phantoms = [a for a in phantom_annotations(replace(cfg.data, phantom_views=("AP",))) if labelled_t1_l5(a)] if cfg.data.phantoms else []
@@ -127,7 +129,7 @@ def train(cfg: LevelMapConfig) -> TrainResult:
     last = fit(module, data, cfg.train, run_dir, "epochs_done", "max")
     if last is None:
         return TrainResult(None, {})
-    metrics = held_out_figures(module, data) if held_out else {"films": 0, "figures": "python -m detector.levelmap.crossval"}
+    metrics = held_out_figures(module, data) if held_out else {"films": 0, "figures": "python -m detector.levelmap.training.crossval"}
     folder = save_model_folder(run_dir / "model", best_state(last), cfg, {**meta_for(cfg, train_films, held_out), "validation": metrics,
                                                                                 "epochs": epochs_record(last, cfg.train.epochs)})
     return TrainResult(folder, metrics)

@@ -1,7 +1,7 @@
 """Keypoint figures in original image px: mean and median corner error, OR20 and OR40, and the AASCE Cobb
 SMAPE and mean absolute error these corners give (T1-L5 films), on truth boxes or on the cascade's boxes.
 
-    python -m keypoints.evaluate --models runs/keypoints/model [--box-sensitivity] [--out REPORT.json]
+    python -m keypoints.training.evaluate --models runs/keypoints/model [--box-sensitivity] [--out REPORT.json]
 
 --box-sensitivity adds how far the corners follow their box when the true box is moved (0: the head reads the
 corners off the image alone; 1: it reads them off the box's framing, so a detector's box error goes straight
@@ -167,14 +167,14 @@ def main(argv: list[str] | None = None) -> int:
     from spine.offline import configure
 
     configure()
-    from keypoints.config import KeypointsConfig
     from keypoints.predict import CornerModel
+    from keypoints.training.config import KeypointsConfig
     from spine import config as configlib
     from spine.files import atomic_write_json
     from spine.research.datasets.sources import crop_stage_sets
 
     parser = argparse.ArgumentParser(
-        prog="python -m keypoints.evaluate", description="Keypoint figures on the validation films (truth boxes)."
+        prog="python -m keypoints.training.evaluate", description="Keypoint figures on the validation films (truth boxes)."
     )
     parser.add_argument("--models", required=True, help="keypoints model folder")
     parser.add_argument("--box-sensitivity", action="store_true", help="also: how far the corners follow a moved box")

@@ -14,8 +14,9 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from detector.levelmap.config import FrameAugmentConfig, FrameConfig
+from detector.levelmap.config import FrameConfig
 from detector.levelmap.frame import chain_frame
+from detector.levelmap.training.config import FrameAugmentConfig
 from spine.geometry import AASCE_LEVELS, IL, IR, SL, SR
 
 POLYGON = [SL, SR, IR, IL]  # the corners around the body

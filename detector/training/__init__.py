@@ -1,0 +1,1 @@
+"""The detector's research half: its training config, the ultralytics dataset export, training and evaluation."""

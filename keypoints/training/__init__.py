@@ -1,0 +1,1 @@
+"""The keypoint head's research half: its training config, training and evaluation."""

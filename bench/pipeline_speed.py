@@ -1,17 +1,16 @@
-"""Benchmark (not a test): model load time, seconds per film for the whole pipeline and per stage, peak memory.
+"""Benchmark (not a test): model load time, seconds per film for the whole pipeline and per step, peak memory.
 
     python bench/pipeline_speed.py [--models DIR] [--films N] [--real DIR] [--device cpu] [--out bench/results.json]
-                                   [--arms torch onnx onnx+flip ...]
+                                   [--arm runtime=onnx --arm runtime=onnx,flip=true ...]
 
 Films: N synthetic AP phantoms at a realistic size (2400 px tall), or, with --real, the first N films of a folder.
-Arms compare inference settings in one run, the films taken in turn by every arm (so drift of the machine's speed
-falls on all alike): 'torch', 'onnx' or 'int8' (the runtime of the crop networks and of the level identifier's CNN;
-'int8': the crop networks' int8 twins written by ``python -m pipeline.quantize``, the identifier on float ONNX), '+flip'
-(test-time flip of the corners), '+segflip' (of the segmenter), '+noframe' (the found boxes not re-drawn),
-'+outline' (the boxes re-drawn from the segmenter's outlines, kept as the masks);
-'set': the model set's own settings (the default without --arms). 'ARM@DIR' runs ARM on the model set in DIR
-instead of --models' (two sets compared in one run, e.g.
-``--arms set set@/tmp/other_set``).
+Each film is measured by the product's own core (:func:`pipeline.core.measure_film`), its steps timed by a
+:class:`spine.stopwatch.Stopwatch`. Arms compare inference settings in one run, the films taken in turn by every arm
+(so drift of the machine's speed falls on all alike); an arm is a comma-separated list of :class:`Arm` keys, checked
+like any config: ``runtime`` (torch, onnx or int8: the crop networks and the level identifier's CNN; int8 runs the
+crop networks' int8 twins, the identifier on float ONNX), ``flip`` (the corner head's test-time flip), ``segflip``
+(the segmenter's), ``reframe`` (outline or none), ``models`` (another model set, to compare two in one run). Keys left
+out keep the set's own settings; without --arm the set runs as it is.
 """
 
 from __future__ import annotations
@@ -22,17 +21,37 @@ import platform
 import resource
 import sys
 import time
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from detector.priors import apply_priors, snap_inferred  # noqa: E402
-from pipeline.finder import reframe  # noqa: E402
+from pipeline.core import measure_film  # noqa: E402
 from pipeline.modelset import ModelSet  # noqa: E402
-from spine.measures import measure_spine  # noqa: E402
-from spine.radiograph import read_radiograph  # noqa: E402
+from spine import config as configlib  # noqa: E402
+from spine.radiograph import Radiograph, read_radiograph  # noqa: E402
+from spine.stopwatch import Stopwatch  # noqa: E402
+
+STEPS = ("detect", "priors", "levels", "reframe", "segment", "corners", "measure")
+
+
+@dataclass(frozen=True)
+class Arm:
+    """Inference settings of one arm; None keeps the model set's own."""
+
+    runtime: Literal["torch", "onnx", "int8"] | None = None
+    flip: bool | None = None
+    segflip: bool | None = None
+    reframe: Literal["outline", "none"] | None = None
+    models: str | None = None
+
+
+def parse_arm(text: str) -> Arm:
+    """'runtime=onnx,flip=true' -> :class:`Arm` (unknown keys and values fail with a message)."""
+    return configlib.build(Arm, configlib.parse_sets([item for item in text.split(",") if item.strip()]), f"--arm {text}")
 
 
 def films(args) -> list[np.ndarray]:
@@ -45,64 +64,35 @@ def films(args) -> list[np.ndarray]:
 
 
 def time_film(models: ModelSet, pixels: np.ndarray) -> dict:
-    t = {}
+    """Seconds per step and in all for one film measured by the product's core, and how many vertebrae it found."""
+    clock = Stopwatch()
     start = time.perf_counter()
-    detections = models.detector.detect(pixels, models.options.priors_ap)
-    t["detect"] = time.perf_counter() - start
-    start = time.perf_counter()
-    spine, _ = apply_priors(detections, models.options.priors_ap, name_by_count=models.levels is None)
-    t["priors"] = time.perf_counter() - start
-    start = time.perf_counter()
-    if models.levels is not None and len(spine):
-        spine = models.levels.name(pixels, spine, models.options.priors_ap.expected_levels)[0]
-    spine = snap_inferred(spine, detections, models.options.priors_ap.snap_iou)
-    t["levels"] = time.perf_counter() - start
-    start = time.perf_counter()
-    redraw = models.finder.redraw
-    if redraw is not None:
-        spine = reframe(pixels, spine, redraw)
-    t["reframe"] = time.perf_counter() - start
-    boxes = [v.box for v in spine.vertebrae]
-    start = time.perf_counter()
-    if boxes:
-        models.outlines(pixels, spine)
-    t["segment"] = time.perf_counter() - start
-    start = time.perf_counter()
-    corners = models.corners.corners(pixels, boxes) if boxes else []
-    t["corners"] = time.perf_counter() - start
-    start = time.perf_counter()
-    measure_spine(spine.with_(vertebrae=tuple(v.with_(corners=c) for v, c in zip(spine.vertebrae, corners))), pixels.shape[0])
-    t["measure"] = time.perf_counter() - start
-    t["total"] = sum(t.values())
-    t["vertebrae"] = len(boxes)
-    return t
+    result = measure_film(Radiograph(pixels, "bench.png"), models, "AP", clock=clock)
+    return {**{step: clock.seconds.get(step, 0.0) for step in STEPS}, "total": time.perf_counter() - start,
+            "vertebrae": len(result.spine)}
 
 
-def arm_models(models: ModelSet, arm: str) -> ModelSet:
-    """The model set with the crop stages' inference settings of ``arm`` (e.g. 'onnx+flip')."""
-    from dataclasses import replace
-
+def arm_models(models: ModelSet, arm: Arm) -> ModelSet:
+    """The model set with the inference settings of ``arm``."""
     from keypoints.config import PredictConfig as CornerPredict
     from segmenter.config import PredictConfig as SegmentPredict
 
-    if arm == "set":
-        return models
-    tokens = set(arm.split("+"))
-    unknown = tokens - {"torch", "onnx", "int8", "flip", "segflip", "noframe", "outline"}
-    if unknown or len(tokens & {"torch", "onnx", "int8"}) != 1 or {"noframe", "outline"} <= tokens:
-        raise SystemExit(f"arm {arm!r}: give one of torch/onnx/int8, then optionally +flip, +segflip, +noframe or +outline")
-    runtime = {"torch": "torch", "onnx": "onnx", "int8": "onnx-int8"}[(tokens & {"torch", "onnx", "int8"}).pop()]
-    corners = models.corners.with_predict(CornerPredict(flip="flip" in tokens, runtime=runtime)) \
-        if hasattr(models.corners, "with_predict") else models.corners
-    segmenter = models.segmenter.with_predict(SegmentPredict(flip="segflip" in tokens, runtime=runtime))
-    levels_runtime = "onnx" if runtime == "onnx-int8" else runtime
-    levels = replace(models.levels, runtime=levels_runtime, embed=None) if models.levels is not None else None
-    framing = "none" if "noframe" in tokens else "outline" if "outline" in tokens else models.options.reframe
-    return replace(models, corners=corners, segmenter=segmenter, levels=levels, options=replace(models.options, reframe=framing))
+    runtime = {"torch": "torch", "onnx": "onnx", "int8": "onnx-int8", None: None}[arm.runtime]
+    corners, segmenter, levels = models.corners, models.segmenter, models.levels
+    if runtime is not None or arm.flip is not None:
+        flip = corners.flip if arm.flip is None else arm.flip
+        corners = corners.with_predict(CornerPredict(flip=flip, runtime=runtime or corners.runtime))
+    if runtime is not None or arm.segflip is not None:
+        flip = getattr(segmenter, "flip", False) if arm.segflip is None else arm.segflip
+        segmenter = segmenter.with_predict(SegmentPredict(flip=flip, runtime=runtime or segmenter.runtime))
+    if runtime is not None and levels is not None:
+        levels = replace(levels, runtime="onnx" if runtime == "onnx-int8" else runtime, embed=None)
+    options = models.options if arm.reframe is None else replace(models.options, reframe=arm.reframe)
+    return replace(models, corners=corners, segmenter=segmenter, levels=levels, options=options)
 
 
 def summarise(rows: list[dict]) -> dict:
-    keys = ("detect", "priors", "levels", "reframe", "segment", "corners", "measure", "total")
+    keys = (*STEPS, "total")
     return {
         "mean_s": {k: float(np.mean([r[k] for r in rows])) for k in keys},
         "ms_per_vertebra": {
@@ -121,15 +111,19 @@ def main() -> int:
     parser.add_argument("--real", help="a folder of real films to time instead of phantoms")
     parser.add_argument("--device", default="cpu", help="torch device")
     parser.add_argument("--out", help="write the figures to this JSON file")
-    parser.add_argument("--arms", nargs="+", help="inference settings to compare in one run, e.g. torch onnx onnx+flip")
+    parser.add_argument("--arm", action="append", default=[], metavar="KEY=VALUE,...",
+                        help="an arm's inference settings, e.g. runtime=onnx,flip=true (repeatable; Arm's keys)")
     args = parser.parse_args()
     start = time.perf_counter()
     models = ModelSet.load(args.models, args.device)
     load_s = time.perf_counter() - start
-    arms = {} if args.arms else {"model set": models}
-    for arm in args.arms or []:
-        settings, _, folder = arm.partition("@")  # 'ARM@DIR': the arm's settings on the set in DIR
-        arms[arm] = arm_models(ModelSet.load(folder, args.device) if folder else models, settings)
+    arms = {} if args.arm else {"model set": models}
+    for text in args.arm:
+        try:
+            arm = parse_arm(text)
+        except configlib.ConfigError as exc:
+            parser.error(str(exc))
+        arms[text] = arm_models(ModelSet.load(arm.models, args.device) if arm.models else models, arm)
     images = films(args)
     rows: dict[str, list[dict]] = {arm: [] for arm in arms}
     for arm_set in arms.values():
@@ -143,7 +137,7 @@ def main() -> int:
         "films": len(images),
         "source": args.real or "phantoms 2400 px tall",
         "models_load_s": load_s,
-        **(summarise(rows["model set"]) if not args.arms else {"arms": {arm: summarise(r) for arm, r in rows.items()}}),
+        **(summarise(rows["model set"]) if not args.arm else {"arms": {arm: summarise(r) for arm, r in rows.items()}}),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
     if args.device.startswith("cuda"):

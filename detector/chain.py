@@ -16,6 +16,7 @@ from detector.priors import PriorsConfig, apply_priors, snap_inferred
 from spine import config as configlib
 from spine.contracts import NamesLevels
 from spine.geometry import Spine, level_range
+from spine.stopwatch import NO_CLOCK
 
 
 def lateral_priors(priors: PriorsConfig) -> PriorsConfig:
@@ -38,15 +39,19 @@ class ChainFinder:
         return self.priors_lat if view == "LAT" else self.priors_ap
 
     def find(self, pixels: np.ndarray, view: str = "AP", spacing_mm=None, age: float | None = None,
-             sex: str | None = None) -> tuple[Spine, list[str]]:
-        """(spine cranial first, warnings); ``view`` 'AP', 'PA' or 'LAT'."""
+             sex: str | None = None, clock=NO_CLOCK) -> tuple[Spine, list[str]]:
+        """(spine cranial first, warnings); ``view`` 'AP', 'PA' or 'LAT'; ``clock`` times the steps
+        (:class:`spine.stopwatch.Stopwatch`)."""
         priors = self.priors(view)
-        detections = self.detector.detect(pixels, priors)
-        chain, warnings = apply_priors(detections, priors, view, spacing_mm, self.levels is None, pixels.shape[1])
-        if self.levels is not None and len(chain):
-            chain, named, _ = self.levels.name(pixels, chain, priors.expected_levels, age, sex)
-            warnings = warnings + named
-        return snap_inferred(chain, detections, priors.snap_iou), warnings
+        with clock("detect"):
+            detections = self.detector.detect(pixels, priors)
+        with clock("priors"):
+            chain, warnings = apply_priors(detections, priors, view, spacing_mm, self.levels is None, pixels.shape[1])
+        with clock("levels"):
+            if self.levels is not None and len(chain):
+                chain, named, _ = self.levels.name(pixels, chain, priors.expected_levels, age, sex)
+                warnings = warnings + named
+            return snap_inferred(chain, detections, priors.snap_iou), warnings
 
     def __call__(self, pixels: np.ndarray, view: str = "AP") -> Spine:
         return self.find(pixels, view)[0]

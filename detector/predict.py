@@ -22,7 +22,7 @@ from spine.config import build
 from spine.contracts import Detection
 from spine.crop import Crop
 from spine.geometry import Box
-from spine.modelfolder import load_weights, read_meta
+from spine.modelfolder import load_weights, stage_meta
 
 PAD_VALUE = 114 / 255  # ultralytics' letterbox grey
 STRIDE = 32
@@ -98,9 +98,7 @@ class Detector:
     @classmethod
     def load(cls, folder: str | Path, device: str = "cpu") -> "Detector":
         folder = Path(folder)
-        meta = read_meta(folder)
-        if meta.get("stage") != "detector":
-            raise ValueError(f"{folder}: not a detector model folder (stage {meta.get('stage')!r})")
+        meta = stage_meta(folder, "detector")
         model_yaml = yaml.safe_load((folder / "model.yaml").read_text())
         network = build_network(model_yaml, nc=len(meta["classes"]))
         load_weights(network, folder)

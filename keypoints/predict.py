@@ -20,7 +20,7 @@ from spine import config as configlib
 from spine.crop import Crop
 from spine.geometry import FLIP_CORNERS, Box
 from spine.int8 import load_int8
-from spine.modelfolder import load_weights, read_meta
+from spine.modelfolder import load_weights, stage_meta
 from spine.onnxrun import Runtime, runner
 
 
@@ -47,9 +47,7 @@ class CornerModel:
     @classmethod
     def load(cls, folder: str | Path, device: str = "cpu") -> "CornerModel":
         folder = Path(folder)
-        meta = read_meta(folder)
-        if meta.get("stage") != "keypoints":
-            raise ValueError(f"{folder}: not a keypoints model folder (stage {meta.get('stage')!r})")
+        stage_meta(folder, "keypoints")
         cfg = configlib.load_part(KeypointsSpec, folder / "config.yaml")
         network = build_model(cfg.model)
         load_weights(network, folder)

@@ -11,6 +11,8 @@ An override file names its stage and holds only what it changes::
     evaluate_only: runs/segmenter/model   # optional: no training, re-evaluate that model with the overrides
                                           # (a levels arm: 'count' scores the priors' count naming; a
                                           # levelmap arm: 'crossval' names the folds with the fold maps)
+    films: challenge                      # optional, a detector arm without training: scored on the full-length
+                                          # challenge films instead of the validation films
 
 The run folder is ``runs/ablations/<file stem>``; its figures land in
 ``figures.json`` there, and ``--collect`` gathers all of them into
@@ -44,7 +46,7 @@ def stage_config(stage: str, overrides: dict, sets: list[str]):
     return configlib.load(stage_config_class(stage), REPO_ROOT / BY_NAME[stage].yaml, sets, overrides)
 
 
-def _evaluate_only(stage: str, cfg, folder: str) -> dict:
+def _evaluate_only(stage: str, cfg, folder: str, films: str = "validation") -> dict:
     """Re-evaluate an existing model with the overridden settings (no training): priors, corner method."""
     from spine.research.datasets.sources import challenge_annotations
 
@@ -53,8 +55,8 @@ def _evaluate_only(stage: str, cfg, folder: str) -> dict:
         from detector.training.data import detector_sets
         from detector.training.evaluate import evaluate_detector
 
-        films = detector_sets(cfg)[1] if cfg.name != "detector__challenge" else challenge_annotations(cfg.data)
-        return evaluate_detector(Detector.load(folder).with_predict(cfg.predict), films, cfg.priors, _sibling_levels(folder))
+        scored = challenge_annotations(cfg.data) if films == "challenge" else detector_sets(cfg)[1]
+        return evaluate_detector(Detector.load(folder).with_predict(cfg.predict), scored, cfg.priors, _sibling_levels(folder))
     if stage == "keypoints":  # the same head with other inference settings (flip, runtime)
         from keypoints.predict import CornerModel
 
@@ -189,16 +191,17 @@ def run_ablation(path: str | Path, sets: list[str], runs: str | Path = "runs/abl
     import importlib
 
     spec = configlib.read_yaml(path)
-    unknown = set(spec) - {"stage", "description", "overrides", "evaluate_only"}
-    if unknown or spec.get("stage") not in BY_NAME:
+    unknown = set(spec) - {"stage", "description", "overrides", "evaluate_only", "films"}
+    if unknown or spec.get("stage") not in BY_NAME or spec.get("films", "validation") not in ("validation", "challenge"):
         raise configlib.ConfigError(
-            f"{path}: needs 'stage' (one of {', '.join(BY_NAME)}), 'description', 'overrides'; unknown: {sorted(unknown)}"
+            f"{path}: needs 'stage' (one of {', '.join(BY_NAME)}), 'description', 'overrides' and optionally "
+            f"'evaluate_only' and 'films' (validation or challenge); unknown: {sorted(unknown)}"
         )
     stem = Path(path).stem
     run_sets = [f"name={stem}", f"output={runs}"] + list(sets)
     cfg = stage_config(spec["stage"], spec.get("overrides") or {}, run_sets)
     if spec.get("evaluate_only"):
-        figures = _evaluate_only(spec["stage"], cfg, spec["evaluate_only"])
+        figures = _evaluate_only(spec["stage"], cfg, spec["evaluate_only"], spec.get("films", "validation"))
     else:
         result = importlib.import_module(BY_NAME[spec["stage"]].train).train(cfg)
         figures = _naming_figures(cfg, result.folder) if spec["stage"] == "levels" else result.metrics

@@ -13,6 +13,7 @@ from spine.measures import MeasureOptions
 from spine.radiograph import Radiograph
 from spine.remeasure import measure_result
 from spine.result import ImageInfo, SpineResult
+from spine.stopwatch import NO_CLOCK
 from spine.summary import one_line
 
 NOTES = ("view not given", "detection(s) off the spine's chain dropped")  # what a reader need not act on
@@ -22,12 +23,14 @@ def is_note(message: str) -> bool:
     return message.startswith(NOTES[0]) or NOTES[1] in message
 
 
-def measure_film(film: Radiograph, models: ModelSet, view: str | None = None, anterior: str | None = None) -> SpineResult:
-    """One film -> its spine geometry and measurements (the pure core: no files written)."""
+def measure_film(film: Radiograph, models: ModelSet, view: str | None = None, anterior: str | None = None,
+                 clock=NO_CLOCK) -> SpineResult:
+    """One film -> its spine geometry and measurements (the pure core: no files written); ``clock`` times the steps
+    (:class:`spine.stopwatch.Stopwatch`: detect, priors, levels, reframe, segment, corners, measure)."""
     given = view or film.view
     view = (given or models.options.default_view).upper()
     messages = ([] if given else [f"view not given: assumed {view}"]) + list(film.warnings)
-    spine, found = models.finder.find(film.pixels, "LAT" if view == "LAT" else view, film.spacing_mm, film.age, film.sex)
+    spine, found = models.finder.find(film.pixels, "LAT" if view == "LAT" else view, film.spacing_mm, film.age, film.sex, clock)
     messages += found
     if film.spacing_source == "ImagerPixelSpacing":
         messages.append("spacing from ImagerPixelSpacing: lengths are at the detector plane (magnified)")
@@ -35,12 +38,14 @@ def measure_film(film: Radiograph, models: ModelSet, view: str | None = None, an
     image = ImageInfo.from_radiograph(film, view=view, anterior=anterior if view == "LAT" else None)
     if len(spine) == 0:
         return SpineResult(image, spine, {}, warnings + ("no spine found in this film: nothing measured",), models.provenance, notes)
-    boxes = [v.box for v in spine.vertebrae]
-    outlines = models.outlines(film.pixels, spine)
-    corners = models.corners.corners(film.pixels, boxes)
+    with clock("segment"):
+        outlines = models.outlines(film.pixels, spine)
+    with clock("corners"):
+        corners = models.corners.corners(film.pixels, [v.box for v in spine.vertebrae])
     vertebrae = tuple(v.with_(corners=c, mask=o) for v, c, o in zip(spine.vertebrae, corners, outlines))
     spine = spine.with_(vertebrae=vertebrae, anterior=image.anterior)
-    return measure_result(SpineResult(image, spine, {}, warnings, models.provenance, notes), MeasureOptions())
+    with clock("measure"):
+        return measure_result(SpineResult(image, spine, {}, warnings, models.provenance, notes), MeasureOptions())
 
 
 class UsageError(ValueError):

@@ -10,6 +10,7 @@ from detector.chain import ChainFinder
 from detector.priors import PriorsConfig
 from spine.contracts import Outlines
 from spine.geometry import Box, Spine
+from spine.stopwatch import NO_CLOCK
 
 
 @dataclass
@@ -24,10 +25,11 @@ class SpineFinder:
         return self.chain.priors(view)
 
     def find(self, pixels: np.ndarray, view: str = "AP", spacing_mm=None, age: float | None = None,
-             sex: str | None = None) -> tuple[Spine, list[str]]:
-        """(spine cranial first, warnings); ``view`` 'AP', 'PA' or 'LAT'."""
-        spine, warnings = self.chain.find(pixels, view, spacing_mm, age, sex)
-        return (reframe(pixels, spine, self.redraw) if self.redraw is not None else spine), warnings
+             sex: str | None = None, clock=NO_CLOCK) -> tuple[Spine, list[str]]:
+        """(spine cranial first, warnings); ``view`` 'AP', 'PA' or 'LAT'; ``clock`` times the steps."""
+        spine, warnings = self.chain.find(pixels, view, spacing_mm, age, sex, clock)
+        with clock("reframe"):
+            return (reframe(pixels, spine, self.redraw) if self.redraw is not None else spine), warnings
 
     def __call__(self, pixels: np.ndarray, view: str = "AP") -> Spine:
         return self.find(pixels, view)[0]

@@ -87,12 +87,9 @@ VARIANTS: tuple[Variant, ...] = (
 
 def load_stage(stage: str, folder: str | Path, device: str = "cpu"):
     """The role object of the model folder ``folder`` of ``stage``, by the variant its meta.json names."""
-    from spine.modelfolder import check_meta, read_meta
+    from spine.modelfolder import stage_meta
 
-    meta = read_meta(folder)
-    if meta.get("stage") != stage:
-        raise ValueError(f"{folder}: not a {stage} model folder (stage {meta.get('stage')!r})")
-    check_meta(meta, folder, stage)
+    meta = stage_meta(folder, stage)
     variant = next((v for v in VARIANTS if v.stage == stage and v.matches(meta)), None)
     if variant is None:
         raise ValueError(f"{folder}: no registered {stage} variant matches its meta.json")

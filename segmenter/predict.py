@@ -22,7 +22,7 @@ from spine import config as configlib
 from spine.crop import Crop
 from spine.geometry import Box, Polygon
 from spine.int8 import load_int8
-from spine.modelfolder import load_weights, read_meta
+from spine.modelfolder import load_weights, read_meta, stage_meta
 from spine.onnxrun import Runtime, runner
 
 
@@ -65,9 +65,7 @@ class Segmenter:
     @classmethod
     def load(cls, folder: str | Path, device: str = "cpu") -> "Segmenter":
         folder = Path(folder)
-        meta = read_meta(folder)
-        if meta.get("stage") != "segmenter":
-            raise ValueError(f"{folder}: not a segmenter model folder (stage {meta.get('stage')!r})")
+        meta = stage_meta(folder, "segmenter")
         cfg = configlib.load_part(SegmenterSpec, folder / "config.yaml")
         if meta.get("mode") == "whole_film":
             raise ValueError(f"{folder}: a whole-film segmenter; load it with segmenter.predict.load_segmenter")

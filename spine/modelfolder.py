@@ -122,6 +122,16 @@ def check_meta(meta: dict, folder: str | Path, kind: str) -> None:
         raise ModelFolderError(f"{Path(folder) / META}: corner_order {order} differs from this code's {list(CORNERS)}")
 
 
+def stage_meta(folder: str | Path, stage: str) -> dict:
+    """The meta.json of a model folder of ``stage`` ('detector', 'levels', ...), refused (one line) when the folder
+    is of another stage or a format this code does not read (:func:`check_meta`)."""
+    meta = read_meta(folder)
+    if meta.get("stage") != stage:
+        raise ModelFolderError(f"{folder}: not a {stage} model folder (stage {str(meta.get('stage'))[:40]!r})")
+    check_meta(meta, folder, stage)
+    return meta
+
+
 def update_meta(folder: str | Path, **changes) -> dict:
     """Merge ``changes`` into meta.json (e.g. validation figures measured after training). Per-film rows
     (``per_film``, anywhere in them) stay in evaluation reports: a model folder keeps the summary figures."""

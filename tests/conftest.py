@@ -1,4 +1,5 @@
-"""Shared fixtures: where the real data is (tests that need it skip cleanly without it), phantoms."""
+"""Shared fixtures: where the real data is (tests that need it skip cleanly without it), phantoms, and model sets
+loaded once per test run."""
 
 from __future__ import annotations
 
@@ -17,6 +18,41 @@ from spine.offline import configure  # noqa: E402
 configure()  # offline switches before anything imports ultralytics
 
 pytest_plugins = ["helpers.hardening"]  # the hardening tests' module-scoped `models` and `film` fixtures
+
+
+@pytest.fixture(scope="session", autouse=True)
+def model_sets_load_once():
+    """Every model set folder is loaded once per test run, keyed by its content and device: the command tests run
+    the real commands (``pipeline.infer``'s ``main``) without loading the same set again for each; a folder that
+    changed between runs is loaded afresh. A folder that cannot be loaded raises as it would (not cached)."""
+    import pipeline.core
+    import pipeline.infer
+    from spine.modelfolder import folder_digest
+    from spine.paths import DEFAULT_MODELS
+
+    real, cache = pipeline.core.load_models, {}
+
+    def load_models(folder, device):
+        try:
+            key = (str(Path(folder or DEFAULT_MODELS).resolve()), folder_digest(Path(folder or DEFAULT_MODELS)), device)
+        except OSError:
+            return real(folder, device)
+        if key not in cache:
+            cache[key] = real(folder, device)
+        return cache[key]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pipeline.core, "load_models", load_models)
+        patch.setattr(pipeline.infer, "load_models", load_models)
+        yield
+
+
+@pytest.fixture(scope="session")
+def shipped_models(model_sets_load_once):
+    """The shipped model set (models/default), loaded once for every test that reads it."""
+    import pipeline.core
+
+    return pipeline.core.load_models(None, "cpu")
 
 
 def data_root() -> Path | None:

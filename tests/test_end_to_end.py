@@ -101,15 +101,14 @@ def test_shipped_model_segments_and_places_corners_on_phantoms(tmp_path):
 
 
 @pytest.mark.skipif(not (DEFAULT_MODELS / "meta.json").exists(), reason="no shipped model in models/default")
-def test_shipped_model_measures_a_phantom_close_to_its_truth(tmp_path):
+def test_shipped_model_measures_a_phantom_close_to_its_truth(tmp_path, shipped_models):
     from pipeline.core import measure_film
-    from pipeline.modelset import ModelSet
     from spine.radiograph import read_radiograph
     from spine.result import read_result
 
     film = sample_film(tmp_path, "AP", seed=7)
     truth = read_result(film.with_suffix(".json"))
-    result = measure_film(read_radiograph(film), ModelSet.load())
+    result = measure_film(read_radiograph(film), shipped_models)
     assert abs(len(result.spine) - len(truth.spine)) <= 1 and len(result.spine) >= 15
     from spine.research.metrics import pair_by_overlap
 

@@ -112,16 +112,15 @@ def test_other_modalities_are_refused_naming_the_modality(name, modality):
     assert "\n" not in str(info.value)
 
 
-def test_noise_a_checkerboard_and_pydicoms_test_image_have_no_plausible_spine():
+def test_noise_a_checkerboard_and_pydicoms_test_image_have_no_plausible_spine(shipped_models):
     """pydicom's image_dfl.dcm (a secondary capture, refused as a DICOM) once gave 3 vertebrae and a Cobb angle
     when its pixels came as a plain image."""
     from pydicom.data import get_testdata_file
 
     from pipeline.core import measure_film
-    from pipeline.modelset import ModelSet
     from spine.radiograph import Radiograph, read_radiograph
 
-    models = ModelSet.load()
+    models = shipped_models
     rng = np.random.default_rng(0)
     board = np.kron((np.indices((16, 8)).sum(axis=0) % 2).astype(np.float32), np.ones((64, 64), np.float32))
     test_image = read_radiograph(get_testdata_file("image_dfl.dcm"), any_modality=True).pixels

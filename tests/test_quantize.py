@@ -66,8 +66,8 @@ def test_asking_for_int8_without_a_model_runs_float_onnx_with_a_warning(caplog):
     assert runner(network, "onnx-int8", "cuda", (1, 1, 8, 8)) is network
 
 
-def test_the_shipped_crop_networks_run_on_current_int8_twins():
-    models = ModelSet.load()
+def test_the_shipped_crop_networks_run_on_current_int8_twins(shipped_models):
+    models = shipped_models
     for stage in (models.segmenter, models.corners):
         assert stage.runtime == "onnx-int8" and stage.int8 is not None and isinstance(stage.run, OnnxNetwork)
     assert models.finder.redraw is models.segmenter  # boxes re-drawn from the int8 segmenter's outlines

@@ -16,7 +16,7 @@ from detector.levelmap.model import build_model, model_input
 from spine import config as configlib
 from spine.crop import Crop
 from spine.geometry import Box
-from spine.modelfolder import check_meta, load_weights, read_meta
+from spine.modelfolder import load_weights, stage_meta
 from spine.onnxrun import Runtime, runner
 
 
@@ -45,10 +45,7 @@ class LevelMap:
     @classmethod
     def load(cls, folder: str | Path, device: str = "cpu", runtime: Runtime = "onnx") -> "LevelMap":
         folder = Path(folder)
-        meta = read_meta(folder)
-        if meta.get("stage") != "levelmap":
-            raise ValueError(f"{folder}: not a level map model folder (stage {meta.get('stage')!r})")
-        check_meta(meta, folder, "levelmap")
+        stage_meta(folder, "levelmap")
         cfg = configlib.load_part(LevelMapSpec, folder / "config.yaml")
         network = build_model(cfg.model)
         load_weights(network, folder)

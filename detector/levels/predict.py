@@ -24,7 +24,7 @@ from detector.levels.model import CropEmbedder, build_model, model_input
 from spine import config as configlib
 from spine.contracts import ReadsLevels
 from spine.geometry import STANDARD_LEVELS, Box, Spine, Vertebra
-from spine.modelfolder import load_weights, read_meta
+from spine.modelfolder import load_weights, stage_meta
 from spine.onnxrun import Runtime, runner
 from spine.result import LEVELS_DISPUTED, LEVELS_UNCERTAIN, levels_disputed, levels_uncertain
 
@@ -49,9 +49,7 @@ class LevelIdentifier:
     @classmethod
     def load(cls, folder: str | Path, device: str = "cpu", runtime: Runtime = "onnx") -> "LevelIdentifier":
         folder = Path(folder)
-        meta = read_meta(folder)
-        if meta.get("stage") != "levels":
-            raise ValueError(f"{folder}: not a level identifier model folder (stage {meta.get('stage')!r})")
+        meta = stage_meta(folder, "levels")
         cfg = configlib.load_part(LevelsSpec, folder / "config.yaml")
         network = build_model(cfg.model)
         load_weights(network, folder)

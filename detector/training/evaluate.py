@@ -13,7 +13,6 @@ Roboflow reference boxes (loose) are shrunk to tight-box scale first.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Sequence
 
@@ -26,6 +25,7 @@ from spine.geometry import Box, Spine
 from spine.radiograph import read_radiograph
 from spine.research.datasets.annotation import Annotation
 from spine.research.metrics import ap_50_95, average_precision, match_boxes
+from spine.research.report import emit
 
 
 def reference_spine(ann: Annotation, expected: Sequence[str]) -> Spine:
@@ -113,7 +113,6 @@ def main(argv: list[str] | None = None) -> int:
     from detector.training.config import DetectorConfig
     from detector.training.data import detector_sets
     from spine import config as configlib
-    from spine.files import atomic_write_json
     from spine.research.datasets.sources import challenge_annotations
 
     parser = argparse.ArgumentParser(prog="python -m detector.training.evaluate", description="Detector figures on a validation set.")
@@ -139,10 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         levels = LevelIdentifier.load(args.levels)
     figures = evaluate_detector(Detector.load(args.models).with_predict(cfg.predict), films, cfg.priors, levels)
     figures["on"] = args.on
-    print(json.dumps(figures, indent=2))
-    if args.out:
-        atomic_write_json(args.out, figures)
-    return 0
+    return emit(figures, args.out)
 
 
 if __name__ == "__main__":

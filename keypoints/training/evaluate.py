@@ -11,7 +11,6 @@ into the corners).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Callable, Sequence
@@ -23,6 +22,7 @@ from spine.measures.aasce import aasce_cobb, cmae, smape, smape_per_film
 from spine.radiograph import read_radiograph
 from spine.research.datasets.annotation import Annotation
 from spine.research.metrics import corner_errors, corner_summary, error_structure, frame_errors, landmark_summary, pair_by_overlap
+from spine.research.report import emit
 
 
 def organiser_angles(data_cfg) -> dict | None:
@@ -170,7 +170,6 @@ def main(argv: list[str] | None = None) -> int:
     from keypoints.predict import CornerModel
     from keypoints.training.config import KeypointsConfig
     from spine import config as configlib
-    from spine.files import atomic_write_json
     from spine.research.datasets.sources import crop_stage_sets
 
     parser = argparse.ArgumentParser(
@@ -186,10 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     figures = evaluate_keypoints(model, films, organisers=organiser_angles(cfg.data))
     if args.box_sensitivity:
         figures["box_sensitivity"] = box_sensitivity(model, films)
-    print(json.dumps(figures, indent=2))
-    if args.out:
-        atomic_write_json(args.out, figures)
-    return 0
+    return emit(figures, args.out)
 
 
 if __name__ == "__main__":

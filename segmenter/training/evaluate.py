@@ -10,7 +10,6 @@ Dice on the visible and on the hidden (occluded) part separately.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -23,6 +22,7 @@ from spine.radiograph import read_radiograph
 from spine.research.cropbank import target_outline
 from spine.research.datasets.annotation import Annotation
 from spine.research.metrics import dice_iou, pair_by_overlap
+from spine.research.report import emit
 
 
 def _window(a: Polygon, b: Polygon | None) -> tuple[int, int, int, int]:
@@ -107,7 +107,6 @@ def main(argv: list[str] | None = None) -> int:
     from segmenter.predict import load_segmenter
     from segmenter.training.config import SegmenterConfig
     from spine import config as configlib
-    from spine.files import atomic_write_json
     from spine.research.datasets.sources import crop_stage_sets
 
     parser = argparse.ArgumentParser(prog="python -m segmenter.training.evaluate", description="Segmenter figures on the validation films.")
@@ -124,10 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         films = crop_stage_sets(cfg.data, max_val=cfg.train.max_val_films)[1]
     figures = evaluate_segmenter(load_segmenter(args.models), films)  # on a detector's boxes: pipeline.ablate --rescore
     figures["boxes"] = "truth"
-    print(json.dumps(figures, indent=2))
-    if args.out:
-        atomic_write_json(args.out, figures)
-    return 0
+    return emit(figures, args.out)
 
 
 if __name__ == "__main__":

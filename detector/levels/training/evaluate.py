@@ -21,7 +21,6 @@ lattice's costs, :class:`detector.levels.decode.DecodeConfig`) without training 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections import Counter
 from dataclasses import fields, replace
@@ -36,6 +35,7 @@ from spine.geometry import Spine
 from spine.radiograph import read_radiograph
 from spine.research.datasets.annotation import Annotation
 from spine.research.metrics import pair_by_overlap
+from spine.research.report import emit
 from spine.result import levels_disputed, levels_uncertain
 
 
@@ -133,7 +133,6 @@ def main(argv: list[str] | None = None) -> int:
 
     configure()
     from detector.chain import chain_finder
-    from spine.files import atomic_write_json
     from spine.paths import DEFAULT_MODELS
     from spine.research.datasets.sources import DataConfig, challenge_annotations, crop_stage_sets
 
@@ -171,10 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         films = {"val": lambda: crop_stage_sets(data)[1], "challenge": lambda: challenge_annotations(data),
                  "calibration": lambda: calibration_films(crop_stage_sets(data)[0], args.models)}[args.on]()
         figures.update(evaluate_naming(finder, films))
-    print(json.dumps(figures, indent=2))
-    if args.out:
-        atomic_write_json(args.out, figures)
-    return 0
+    return emit(figures, args.out)
 
 
 if __name__ == "__main__":

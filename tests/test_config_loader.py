@@ -7,7 +7,7 @@ from typing import Literal
 
 import pytest
 
-from spine.config import ConfigError, build, dump, load, merge, parse_sets, read_yaml
+from spine.config import ConfigError, build, dump, load, load_part, merge, parse_sets, read_yaml
 
 
 @dataclass(frozen=True)
@@ -62,3 +62,19 @@ def test_dump_round_trip(tmp_path):
     cfg = build(Outer, {"levels": ["T1", "T2"]})
     dump(cfg, tmp_path / "c.yaml")
     assert build(Outer, read_yaml(tmp_path / "c.yaml")) == cfg
+
+
+@dataclass(frozen=True)
+class Part:
+    inner: Inner = field(default_factory=Inner)
+    note: str | None = None
+
+
+def test_prediction_reads_its_part_of_a_config_training_wrote(tmp_path):
+    """``load_part``: the top-level keys the part lacks are left out; inside the part unknown keys still fail."""
+    written = tmp_path / "config.yaml"
+    dump(build(Outer, {"name": "trained", "inner": {"size": 96}, "note": "n"}), written)
+    assert load_part(Part, written) == Part(Inner(96), "n")
+    written.write_text("name: trained\ninner: {size: 64, colour: red}\n")
+    with pytest.raises(ConfigError, match="colour"):
+        load_part(Part, written)

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.parametrize("path", sorted((ROOT / "configs" / "ablations").glob("*.yaml")), ids=lambda p: p.stem)
 def test_ablation_files_hold_only_changes_and_load(path):
     spec = configlib.read_yaml(path)
-    assert set(spec) <= {"stage", "description", "overrides", "evaluate_only", "segmenter"} and spec["description"]
+    assert set(spec) <= {"stage", "description", "overrides", "evaluate_only", "films"} and spec["description"]
     assert path.stem.startswith(spec["stage"] + "__")
     cfg = stage_config(spec["stage"], spec.get("overrides") or {}, [f"name={path.stem}"])
     assert cfg.name == path.stem

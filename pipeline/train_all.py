@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="a pipeline key (name=x) or a stage key (detector.training.train.epochs=5); repeatable",
+        help="a pipeline key (name=x) or a stage key (detector.train.epochs=5); repeatable",
     )
     parser.add_argument("--devices", type=int, help="devices per stage: Lightning devices, ultralytics GPU list 0..N-1")
     parser.add_argument("--strategy", help="Lightning strategy for several devices, e.g. ddp")

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 _CHECKOUT = Path(__file__).resolve().parents[1]
-_ASSETS = Path(__file__).resolve().parents[1] / "assets"  # an installed package: configs/ and models/ copied here
+_ASSETS = Path(__file__).resolve().parent / "assets"  # an installed package: configs/ and models/ copied here
 
 
 def _root() -> Path:

@@ -30,6 +30,7 @@ from pipeline.modelset import ModelSet
 from spine import runfolder
 from spine.files import file_sha256, uninterrupted
 from spine.inputs import Inputs, NothingToDo, output_stems, printable, scan_inputs
+from spine.overlay import write_overlay
 from spine.radiograph import Radiograph, RadiographError, read_radiograph
 from spine.result import SpineResult, read_result, write_result
 from spine.summary import FIELDS as SUMMARY_FIELDS
@@ -100,8 +101,6 @@ def previous_row(path: Path, stem: str, state: str, document: dict | None, opts:
 
 def process(path: Path, stem: str, out: Path, models: ModelSet, opts: RunOptions, summary: Summary) -> dict:
     """Measure one film into ``out`` unless the result already there says not to; its summary row (also written)."""
-    from spine.overlay import write_overlay
-
     sha256 = file_sha256(path)
     state, document = runfolder.found(out, stem, sha256, None if opts.anonymise else printable(path), models.digest)
     row = previous_row(path, stem, state, document, opts)

@@ -20,10 +20,12 @@ from typing import TYPE_CHECKING, Literal
 from detector.chain import ChainFinder, lateral_priors
 from detector.priors import PriorsConfig
 from pipeline.finder import SpineFinder
+from pipeline.stages import STAGES, load_stage
 from spine import config as configlib
 from spine.contracts import Corners, Detects, NamesLevels, Outlines, outlines_to_fill
 from spine.geometry import Polygon, Spine
 from spine.modelfolder import check_meta, code_version, folder_digest, read_meta
+from spine.onnxrun import runtime_of
 from spine.paths import DEFAULT_MODELS
 
 if TYPE_CHECKING:
@@ -84,8 +86,6 @@ class ModelSet:
     def provenance(self) -> dict:
         """What a result records of the set that produced it: its name, the code version that assembled it, the code
         version running it, and how each network ran ('torch', 'onnx' or 'onnx-int8')."""
-        from spine.onnxrun import runtime_of
-
         stages = {"segmenter": self.segmenter, "keypoints": self.corners, "levels": self.levels,
                   "levelmap": getattr(self.levels, "film", None)}
         runtimes = {name: runtime_of(getattr(stage, "run", None) or getattr(stage, "embed", None))
@@ -109,8 +109,6 @@ class ModelSet:
         """Load every stage once; ``folder`` defaults to the shipped model (models/default). Optional stages
         missing from the folder are left out (no level identifier: the chain is named by its count; no level map:
         no whole-film evidence)."""
-        from pipeline.stages import STAGES, load_stage
-
         folder = Path(folder) if folder else DEFAULT_MODELS
         meta = read_meta(folder)
         check_meta(meta, folder, "model-set")

@@ -30,6 +30,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.core import measure_film
+from spine.overlay import write_overlay
+from spine.radiograph import RadiographError, radiograph_kind, read_radiograph
+from spine.result import write_result
+
 log = logging.getLogger("pipeline.node")
 
 CR, DX_PRESENTATION, DX_PROCESSING = "1.2.840.10008.5.1.4.1.1.1", "1.2.840.10008.5.1.4.1.1.1.1", "1.2.840.10008.5.1.4.1.1.1.1.1"
@@ -96,8 +101,6 @@ class Node:
 
     # -- receiving --------------------------------------------------------------------------------------------
     def handle_store(self, event) -> int | tuple:
-        from spine.radiograph import radiograph_kind
-
         ds = event.dataset
         ds.file_meta = event.file_meta
         if ds.SOPClassUID == SECONDARY_CAPTURE and radiograph_kind(ds):
@@ -122,11 +125,7 @@ class Node:
 
     # -- measuring --------------------------------------------------------------------------------------------
     def measure(self, path: Path) -> None:
-        from pipeline.core import measure_film
         from spine.dicomout import write_dicom_outputs
-        from spine.overlay import write_overlay
-        from spine.radiograph import RadiographError, read_radiograph
-        from spine.result import write_result
 
         stem = path.stem
         if (self.folders.outbox / stem).exists() or (self.folders.sent / stem).exists():

@@ -15,9 +15,10 @@ import torch
 
 from segmenter.config import SegmenterSpec
 from segmenter.model import build_model, normalise
+from spine import config as configlib
 from spine.geometry import Box, Polygon
 from spine.masks import outline, separate_instances
-from spine.modelfolder import load_weights
+from spine.modelfolder import load_weights, read_meta
 
 
 @dataclass
@@ -30,9 +31,6 @@ class WholeFilmSegmenter:
 
     @classmethod
     def load(cls, folder: str | Path, device: str = "cpu") -> "WholeFilmSegmenter":
-        from spine import config as configlib
-        from spine.modelfolder import read_meta
-
         folder = Path(folder)
         return cls.from_folder(folder, configlib.load_part(SegmenterSpec, folder / "config.yaml"), read_meta(folder), device)
 

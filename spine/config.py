@@ -17,6 +17,8 @@ from typing import Any, Sequence, TypeVar
 
 import yaml
 
+from spine.files import atomic_write_text
+
 T = TypeVar("T")
 
 
@@ -146,6 +148,4 @@ def to_dict(config: Any) -> dict:
 
 
 def dump(config: Any, path: str | Path) -> Path:
-    from spine.files import atomic_write_text
-
     return atomic_write_text(path, yaml.safe_dump(to_dict(config), sort_keys=False))

@@ -16,7 +16,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from spine.config import dump
 from spine.files import atomic_write_json
+from spine.geometry import CORNERS
 
 WEIGHTS, CONFIG, META = "weights.safetensors", "config.yaml", "meta.json"
 
@@ -39,7 +41,6 @@ def save_model_folder(folder: str | Path, state_dict: dict, config: Any, meta: d
     """Write weights (float tensors halved when ``half``), the resolved config and meta.json; returns the folder."""
     from safetensors.torch import save_file
 
-    from spine.config import dump
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -111,8 +112,6 @@ def check_meta(meta: dict, folder: str | Path, kind: str) -> None:
     another order than :data:`spine.geometry.CORNERS` (its corners would be read as the wrong ones).
     ``kind``: 'model-set' or the stage ('detector', 'keypoints', ...); a stage folder without ``format`` (written
     before it was recorded) is accepted."""
-    from spine.geometry import CORNERS
-
     expected = f"spine-{kind}/1"
     declared = meta.get("format")
     if declared != expected and (declared is not None or kind == "model-set"):

@@ -27,6 +27,9 @@ from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 from pipeline.review.store import Changed, NotFound, ResultsFolder
+from spine.measures import compare as diff
+from spine.remeasure import measure_result
+from spine.result import ResultError, from_dict, to_dict
 
 MAX_DOCUMENT_BYTES = 20_000_000
 COOKIE = "spine_review"
@@ -75,8 +78,6 @@ def create_app(store: ResultsFolder, token: str) -> FastAPI:
         return document
 
     def checked(call):
-        from spine.result import ResultError
-
         try:
             return call()
         except ResultError as exc:
@@ -114,9 +115,6 @@ def create_app(store: ResultsFolder, token: str) -> FastAPI:
 
     @app.post("/api/measure")
     async def measure(request: Request) -> dict:
-        from spine.remeasure import measure_result
-        from spine.result import from_dict, to_dict
-
         document = await document_of(request)
         return checked(lambda: to_dict(measure_result(from_dict(document))))
 
@@ -128,8 +126,6 @@ def create_app(store: ResultsFolder, token: str) -> FastAPI:
 
     @app.get("/api/compare")
     def compare(earlier: str, later: str) -> JSONResponse:
-        from spine.measures import compare as diff
-
         a, b = (checked(lambda s=s: store.document(known(s))) for s in (earlier, later))
         return JSONResponse({"earlier": earlier, "later": later, **diff(a["measurements"], b["measurements"])})
 

@@ -20,6 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from spine.files import atomic_write_json
+from spine.geometry import Spine
+from spine.overlay import write_overlay
+from spine.radiograph import read_radiograph
 from spine.remeasure import measure_result
 from spine.result import (
     SCHEMA,
@@ -33,6 +36,7 @@ from spine.result import (
     to_dict,
 )
 from spine.runfolder import AUTO, reviewed
+from spine.summary import FIELDS, Summary, result_row
 
 
 class NotFound(KeyError):
@@ -113,9 +117,6 @@ class ResultsFolder:
 
     def document(self, stem: str) -> dict:
         """The result document of ``stem``; for a film the run could not measure, an empty one to place vertebrae in."""
-        from spine.geometry import Spine
-        from spine.radiograph import read_radiograph
-
         entry = self._known(stem)
         if entry["status"] != "error":
             return to_dict(read_result(self.folder / f"{stem}.json"))
@@ -151,7 +152,6 @@ class ResultsFolder:
         """The film for display: 8-bit grey PNG (the DICOM window applied), long side at most ``max_side``."""
         import cv2
 
-        from spine.radiograph import read_radiograph
 
         pixels = read_radiograph(self.film_path(stem)).pixels
         scale = min(1.0, max_side / max(pixels.shape))
@@ -191,10 +191,6 @@ class ResultsFolder:
         return to_dict(result), version
 
     def _render(self, stem: str, result: SpineResult) -> None:
-        from spine.overlay import write_overlay
-        from spine.radiograph import read_radiograph
-        from spine.summary import FIELDS, Summary, result_row
-
         try:
             film = read_radiograph(self.film_path(stem))
         except (NotFound, ValueError, OSError):

@@ -8,7 +8,7 @@ An override file names its stage and holds only what it changes::
     stage: segmenter
     description: deep supervision off
     overrides: {model: {deep_supervision: false}}
-    evaluate_only: runs/segmenter/model   # optional: no training, re-evaluate that model with the overrides
+    evaluate_only: runs/segmenter/model   # optional: no training, re-evaluate that model (its own settings) with the overrides
                                           # (a levels arm: 'count' scores the priors' count naming; a
                                           # levelmap arm: 'crossval' names the folds with the fold maps)
     films: challenge                      # optional, a detector arm without training: scored on the full-length
@@ -42,8 +42,9 @@ def stage_config_class(stage: str) -> type:
     return BY_NAME[stage].config_class()
 
 
-def stage_config(stage: str, overrides: dict, sets: list[str]):
-    return configlib.load(stage_config_class(stage), REPO_ROOT / BY_NAME[stage].yaml, sets, overrides)
+def stage_config(stage: str, overrides: dict, sets: list[str], base: Path | None = None):
+    """The stage's config: ``base`` (a model folder's config.yaml; default the stage's YAML) with the overrides."""
+    return configlib.load(stage_config_class(stage), base or REPO_ROOT / BY_NAME[stage].yaml, sets, overrides)
 
 
 def _evaluate_only(stage: str, cfg, folder: str, films: str = "validation") -> dict:
@@ -199,7 +200,10 @@ def run_ablation(path: str | Path, sets: list[str], runs: str | Path = "runs/abl
         )
     stem = Path(path).stem
     run_sets = [f"name={stem}", f"output={runs}"] + list(sets)
-    cfg = stage_config(spec["stage"], spec.get("overrides") or {}, run_sets)
+    only = spec.get("evaluate_only")
+    # an arm that re-evaluates a model starts from that model's own settings (its runtime, flip, ...)
+    base = Path(only) / "config.yaml" if only and _stage_of(only) == spec["stage"] else None
+    cfg = stage_config(spec["stage"], spec.get("overrides") or {}, run_sets, base)
     if spec.get("evaluate_only"):
         figures = _evaluate_only(spec["stage"], cfg, spec["evaluate_only"], spec.get("films", "validation"))
     else:
@@ -207,7 +211,6 @@ def run_ablation(path: str | Path, sets: list[str], runs: str | Path = "runs/abl
         figures = _naming_figures(cfg, result.folder) if spec["stage"] == "levels" else result.metrics
         if spec["stage"] == "segmenter":
             figures["phantoms"] = _phantom_figures(cfg, result.folder)
-    only = spec.get("evaluate_only")
     model = (Path(only) if only and _stage_of(only) == spec["stage"] else None) if only else result.folder
     if model is not None and detector and spec["stage"] in CASCADE_STAGES and (Path(detector) / "meta.json").exists():
         figures["cascade"] = _cascade_figures(spec["stage"], cfg, model, detector)

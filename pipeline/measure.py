@@ -69,9 +69,11 @@ def format_table(result: SpineResult) -> str:
             ]
             lines.append(f"  {level:6s}" + "".join(f"{c:>7s}" for c in cells))
     if m.get("per_disc"):
-        lines.append("  disc      angle  slip%  Meyerding")
+        lateral = m.get("view") == "LAT"
+        lines.append("  disc      angle  slip%  " + ("Meyerding" if lateral else "side"))
         for name, d in m["per_disc"].items():
-            lines.append(f"  {name:8s}{_fmt(d['angle_deg']):>7s}{_fmt(d['slip_percent']):>7s}{_fmt(d['meyerding_grade']):>7s}")
+            last = _fmt(d["meyerding_grade"]) if lateral else (d.get("slip_direction") or "-").replace("lateral-", "")
+            lines.append(f"  {name:8s}{_fmt(d['angle_deg']):>7s}{_fmt(d['slip_percent']):>7s}{last:>7s}")
     lines += [f"  warning: {w}" for w in result.warnings]
     return "\n".join(lines)
 

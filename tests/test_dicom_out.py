@@ -43,7 +43,7 @@ def test_sr_measurements_equal_the_result_and_point_at_the_film(written):
     assert sr.SeriesInstanceUID != source.SeriesInstanceUID and sr.Manufacturer == "spine-measure"
     groups = sr.content.get_image_measurement_groups()
     cobb = [g.get_measurements(name=codes.SCT.CobbAngle)[0] for g in groups if g.get_measurements(name=codes.SCT.CobbAngle)]
-    assert [round(m.value, 6) for m in cobb] == [round(c["angle_deg"], 6) for c in result.measurements["cobb"]]
+    assert [float(m.value) for m in cobb] == [round(c["angle_deg"], 1) for c in result.measurements["cobb"]]  # to 0.1 deg
     assert all(m.unit.value == "deg" for m in cobb)
     for m in cobb:
         for coordinates in m.referenced_coordinates:
@@ -53,7 +53,7 @@ def test_sr_measurements_equal_the_result_and_point_at_the_film(written):
     assert np.allclose(line, upper.corners[[0, 1]] + 0.5, atol=1e-3)
     vertebra = next(g for g in groups if g.tracking_identifier == "Vertebra T5")
     middle = vertebra.get_measurements(name=pydicom.sr.coding.Code("HM", "99SPINE", "Vertebral body middle height"))[0]
-    assert middle.value == pytest.approx(result.measurements["per_vertebra"]["T5"]["height_middle"]) and middle.unit.value == "mm"
+    assert float(middle.value) == round(result.measurements["per_vertebra"]["T5"]["height_middle"], 1) and middle.unit.value == "mm"
     comments = [
         item.TextValue for item in sr.ContentSequence if item.ValueType == "TEXT" and item.ConceptNameCodeSequence[0].CodeValue == "121106"
     ]
@@ -68,10 +68,10 @@ def test_lateral_sr_holds_the_sagittal_angles_and_slip(written):
     groups = hd.sr.srread(paths.sr).content.get_image_measurement_groups()
     sagittal = next(g for g in groups if g.tracking_identifier == "Sagittal alignment")
     lordosis = sagittal.get_measurements(name=Code("LL", "99SPINE", "Lumbar lordosis angle"))[0]
-    assert lordosis.value == pytest.approx(result.measurements["lumbar_lordosis_deg"])
+    assert float(lordosis.value) == round(result.measurements["lumbar_lordosis_deg"], 1)
     disc = next(g for g in groups if g.tracking_identifier == "Disc L4-L5")
     slip = disc.get_measurements(name=Code("SLIP", "99SPINE", "Vertebral slip"))[0]
-    assert slip.value == pytest.approx(result.measurements["per_disc"]["L4-L5"]["slip_percent"]) and slip.unit.value == "%"
+    assert float(slip.value) == round(result.measurements["per_disc"]["L4-L5"]["slip_percent"], 1) and slip.unit.value == "%"
 
 
 def test_segmentation_has_one_segment_per_vertebra_on_the_film(written):

@@ -110,12 +110,33 @@ def test_anisotropic_spacing_is_applied_per_axis():
 def test_slip_percent_and_grade():
     lower = quad(100, 130, 40, 20)
     # 12 px of a 40 px endplate is a 30 % slip: Meyerding II
-    for shift, grade, direction in ((12.0, 2, "antero"), (-4.0, 1, "retro"), (0.5, 0, None), (45.0, 5, "antero")):
+    for shift, grade, direction in ((12.0, 2, "antero"), (-4.0, 1, "retro"), (0.5, 0, None), (38.0, 4, "antero")):
         upper = quad(100 + shift, 100, 40, 20)
         spine = spine_of(["L4", "L5"], [upper, lower], view="LAT", spacing=(1, 1), anterior="right")
         d = measure_spine(spine)[0]["per_disc"]["L4-L5"]
         assert d["slip_percent"] == pytest.approx(shift / 40 * 100)
         assert d["meyerding_grade"] == grade and d["slip_direction"] == direction
+
+
+def test_a_slip_beyond_the_body_is_refused_on_the_automatic_chain_and_kept_where_a_reader_placed_it():
+    """45 px of a 40 px endplate: 112.5 %, Meyerding V. An automatic chain gets a warning and no figure (a chest
+    lateral once gave an L3-L4 'slip' of 109 %); a vertebra the reader placed keeps the grade."""
+    lower, upper = quad(100, 130, 40, 20), quad(145, 100, 40, 20)
+    spine = spine_of(["L4", "L5"], [upper, lower], view="LAT", spacing=(1, 1), anterior="right")
+    m, warnings = measure_spine(spine)
+    assert m["per_disc"]["L4-L5"]["slip_percent"] is None and m["per_disc"]["L4-L5"]["meyerding_grade"] is None
+    assert any("L4-L5: a slip of 112 %" in w and "not reported" in w for w in warnings)
+    edited = spine.with_(vertebrae=(spine.vertebrae[0].with_(edited=True), spine.vertebrae[1]))
+    d = measure_spine(edited)[0]["per_disc"]["L4-L5"]
+    assert d["slip_percent"] == pytest.approx(112.5) and d["meyerding_grade"] == 5
+
+
+def test_meyerding_is_a_lateral_film_s_grade():
+    """On a frontal film a sideways slip is a percentage with its side, never a Meyerding grade."""
+    lower, upper = quad(100, 130, 40, 20), quad(112, 100, 40, 20)
+    d = measure_spine(spine_of(["L4", "L5"], [upper, lower], view="AP", spacing=(1, 1)))[0]["per_disc"]["L4-L5"]
+    assert d["slip_percent"] == pytest.approx(30) and d["meyerding_grade"] is None
+    assert d["slip_direction"] in ("lateral-right", "lateral-left")
 
 
 def test_sagittal_angles_by_hand():

@@ -43,9 +43,15 @@ def _coordinates(points: np.ndarray, source: Dataset, purpose=None):
     return hd.sr.CoordinatesForMeasurement(hd.sr.GraphicTypeValues.POLYLINE, data, region, **kwargs)
 
 
+def reported(value: float, unit) -> float:
+    """A value as the report states it: to 0.1 of its unit (degrees, mm, px, %), what the measures support; grades
+    (no units) as they are."""
+    return float(value) if unit == C.NO_UNITS else round(float(value), 1)
+
+
 def _measurement(name, value, unit, algorithm, coordinates=None, site=None):
     hd = _hd()
-    return hd.sr.Measurement(name=name, value=float(value), unit=unit, algorithm_id=algorithm,
+    return hd.sr.Measurement(name=name, value=reported(value, unit), unit=unit, algorithm_id=algorithm,
                              referenced_coordinates=coordinates, finding_sites=[hd.sr.FindingSite(site)] if site else None)
 
 

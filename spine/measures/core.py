@@ -100,18 +100,27 @@ def _per_vertebra(vertebrae: list[Vertebra], canonical: np.ndarray, frame: Frame
     return out
 
 
-def _per_disc(vertebrae: list[Vertebra], canonical: np.ndarray, lateral: bool, opts: MeasureOptions) -> dict:
-    out = {}
+MAX_SLIP_PERCENT = 100.0  # beyond it the upper body has slid off the lower one (spondyloptosis): rare, and on an
+# automatic chain far more often two vertebrae that are not neighbours
+
+
+def _per_disc(vertebrae: list[Vertebra], canonical: np.ndarray, lateral: bool, opts: MeasureOptions) -> tuple[dict, list[str]]:
+    """Per disc between neighbouring levels: heights, angle, slip; the Meyerding grade on lateral films only. A slip
+    over :data:`MAX_SLIP_PERCENT` is reported only where a reader placed one of the two vertebrae (``edited``);
+    on the automatic chain it is left out with a warning."""
+    out, warnings = {}, []
     for i in range(len(vertebrae) - 1):
         if not adjacent(vertebrae[i].level, vertebrae[i + 1].level):
             continue
         d = morphometry.disc(canonical[i], canonical[i + 1], lateral, opts.min_slip_percent)
         name = f"{vertebrae[i].level or f'#{i + 1}'}-{vertebrae[i + 1].level or f'#{i + 2}'}"
-        slip = d["slip_percent"]
-        if lateral:
-            slip_direction = None if d["meyerding_grade"] == 0 else ("antero" if slip > 0 else "retro")
-        else:
-            slip_direction = None if d["meyerding_grade"] == 0 else ("lateral-right" if slip > 0 else "lateral-left")
+        slip, grade = d["slip_percent"], d["meyerding_grade"] if lateral else None
+        if abs(slip) > MAX_SLIP_PERCENT and not (vertebrae[i].edited or vertebrae[i + 1].edited):
+            warnings.append(f"{name}: a slip of {abs(slip):.0f} % (the upper body off the lower one) is not plausible on "
+                            "the automatic chain: not reported; check the two vertebrae")
+            slip, grade = None, None
+        moved = slip is not None and abs(slip) >= opts.min_slip_percent
+        sides = ("antero", "retro") if lateral else ("lateral-right", "lateral-left")
         out[name] = {
             "height_anterior": d["height_b"] if lateral else None,
             "height_posterior": d["height_a"] if lateral else None,
@@ -119,10 +128,10 @@ def _per_disc(vertebrae: list[Vertebra], canonical: np.ndarray, lateral: bool, o
             "height_right": None if lateral else d["height_b"],
             "angle_deg": d["angle_deg"],
             "slip_percent": slip,
-            "slip_direction": slip_direction,
-            "meyerding_grade": d["meyerding_grade"],
+            "slip_direction": (sides[0] if slip > 0 else sides[1]) if moved else None,
+            "meyerding_grade": grade,
         }
-    return out
+    return out, warnings
 
 
 def measure_spine(spine: Spine, image_height: float | None = None, opts: MeasureOptions = MeasureOptions()) -> tuple[dict, list[str]]:
@@ -159,7 +168,8 @@ def measure_spine(spine: Spine, image_height: float | None = None, opts: Measure
         out.update(sag)
         warnings += more
     out["per_vertebra"] = _per_vertebra(vertebrae, canonical, frame, lateral)
-    out["per_disc"] = _per_disc(vertebrae, canonical, lateral, opts)
+    out["per_disc"], more = _per_disc(vertebrae, canonical, lateral, opts)
+    warnings += more
     if len(vertebrae) == 1:
         warnings.append("one vertebra only: no curve, disc or slip measurements")
     return out, warnings

@@ -27,10 +27,10 @@ import shutil
 import sys
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.core import measure_film
+from spine.dicomnet import SUCCESS, Peer, send_files
 from spine.overlay import write_overlay
 from spine.radiograph import RadiographError, radiograph_kind, read_radiograph
 from spine.result import write_result
@@ -40,28 +40,12 @@ log = logging.getLogger("pipeline.node")
 CR, DX_PRESENTATION, DX_PROCESSING = "1.2.840.10008.5.1.4.1.1.1", "1.2.840.10008.5.1.4.1.1.1.1", "1.2.840.10008.5.1.4.1.1.1.1.1"
 SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"
 ACCEPTED = (CR, DX_PRESENTATION, DX_PROCESSING, SECONDARY_CAPTURE)
-SUCCESS, OUT_OF_RESOURCES, NOT_THIS_CLASS = 0x0000, 0xA700, 0xA900
+OUT_OF_RESOURCES, NOT_THIS_CLASS = 0xA700, 0xA900
 
 
 def short(uid: str) -> str:
     """A film's name in the logs: no patient data, just enough to follow it."""
     return hashlib.sha1(str(uid).encode()).hexdigest()[:10]
-
-
-@dataclass(frozen=True)
-class Peer:
-    aet: str
-    host: str
-    port: int
-
-    @classmethod
-    def parse(cls, text: str) -> "Peer":
-        try:
-            aet, address = text.split("@", 1)
-            host, port = address.rsplit(":", 1)
-            return cls(aet, host, int(port))
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r}: give AET@HOST:PORT, e.g. ORTHANC@127.0.0.1:4242") from None
 
 
 class Folders:
@@ -168,20 +152,7 @@ class Node:
 
     # -- forwarding -------------------------------------------------------------------------------------------
     def send(self, files: list[Path]) -> bool:
-        import pydicom
-        from pynetdicom import AE
-
-        datasets = [pydicom.dcmread(f) for f in files]
-        ae = AE(ae_title=self.aet)
-        for uid in {str(ds.SOPClassUID) for ds in datasets}:
-            ae.add_requested_context(uid)
-        assoc = ae.associate(self.forward.host, self.forward.port, ae_title=self.forward.aet)
-        if not assoc.is_established:
-            return False
-        try:
-            return all(getattr(assoc.send_c_store(ds), "Status", 0xFFFF) == SUCCESS for ds in datasets)
-        finally:
-            assoc.release()
+        return send_files(files, self.forward, self.aet)
 
     def forwarder(self) -> None:
         delay = 1.0

@@ -11,7 +11,9 @@ Shape (extra keys allowed, coordinates in original image px)::
                     "inferred": bool, "level_p": {level: probability} (when the level identifier named it),
                     "edited": true (when corrected by hand)}],
      "measurements": {...}, "warnings": [...] (what to check), "notes": [...] (information, nothing to check),
-     "model": {"name", "code_version", "runtimes": {stage: runtime}} (what produced it, when a model did)}
+     "model": {"name", "code_version", "runtimes": {stage: runtime}} (what produced it, when a model did),
+     "verified": {"by", "at"} (a reader checked it, and when: ISO 8601 UTC),
+     "resolved_warnings": [{"warning", "by", "at"}] (warnings a reader settled)}
 """
 
 from __future__ import annotations
@@ -65,6 +67,14 @@ class ImageInfo:
         )
 
 
+@dataclass(frozen=True)
+class Verification:
+    """Who checked a result (or settled one of its warnings) and when (ISO 8601, UTC)."""
+
+    by: str
+    at: str
+
+
 @dataclass(frozen=True, eq=False)
 class SpineResult:
     image: ImageInfo
@@ -73,6 +83,8 @@ class SpineResult:
     warnings: tuple[str, ...] = ()
     model: dict | None = None  # the model set that produced it: name, code version, each crop stage's runtime
     notes: tuple[str, ...] = ()  # information a reader need not act on (the view assumed, detections dropped)
+    verified: Verification | None = None
+    resolved: tuple[tuple[str, Verification], ...] = ()  # (warning, who settled it and when)
 
     def with_(self, **changes) -> "SpineResult":
         return replace(self, **changes)
@@ -151,6 +163,8 @@ def to_dict(result: SpineResult) -> dict:
         "warnings": list(result.warnings),
         **({"notes": list(result.notes)} if result.notes else {}),
         **model,
+        **({"verified": {"by": result.verified.by, "at": result.verified.at}} if result.verified else {}),
+        **({"resolved_warnings": [{"warning": w, "by": v.by, "at": v.at} for w, v in result.resolved]} if result.resolved else {}),
     })
 
 
@@ -199,8 +213,16 @@ def _from_checked(d: dict, im: dict) -> SpineResult:
     vertebrae = _checked_vertebrae(d.get("vertebrae", []))
     spine = Spine(vertebrae, view=image.view, spacing_mm=spacing, anterior=image.anterior)
     model = d.get("model") if isinstance(d.get("model"), dict) else None
+    verified = _verification(d["verified"], "verified") if d.get("verified") else None
+    resolved = tuple((str(r.get("warning", "")), _verification(r, "resolved_warnings")) for r in d.get("resolved_warnings") or ())
     return SpineResult(image, spine, dict(d.get("measurements") or {}), tuple(map(str, d.get("warnings") or ())), model,
-                       tuple(map(str, d.get("notes") or ())))
+                       tuple(map(str, d.get("notes") or ())), verified, resolved)
+
+
+def _verification(item, what: str) -> Verification:
+    if not isinstance(item, dict) or not all(isinstance(item.get(k), str) and item[k] for k in ("by", "at")):
+        raise ValueError(f"'{what}' needs 'by' and 'at' (strings)")
+    return Verification(item["by"][:200], item["at"][:40])
 
 
 def write_result(result: SpineResult, path: str | Path) -> Path:

@@ -175,7 +175,7 @@ def test_node_measures_and_forwards_to_orthanc(orthanc, tmp_path):
         result = json.loads(next((out / "results").glob("*.json")).read_text())
         groups = sr.content.get_image_measurement_groups()
         major = next(g for g in groups if "(major)" in str(g.tracking_identifier)).get_measurements(name=codes.SCT.CobbAngle)[0]
-        assert major.value == pytest.approx(result["measurements"]["cobb"][0]["angle_deg"])
+        assert float(major.value) == round(result["measurements"]["cobb"][0]["angle_deg"], 1)  # the SR states 0.1 deg
         assert all(i["tags"]["PatientID"] == source.PatientID for i in instances)
     finally:
         log = _stop(node)
@@ -252,3 +252,41 @@ def test_node_measures_a_duplicate_once_and_goes_on_measuring(orthanc, tmp_path)
     finally:
         log = _stop(node)
     assert not [s for s in secrets if s in log], log[-3000:]
+
+
+def test_a_verified_result_goes_back_to_the_film_s_study(orthanc, tmp_path):
+    """``pipeline.export --verified-by --send``: the corrected, verified objects land in the film's study in Orthanc,
+    the SR VERIFIED and FINAL with the corrected measurements (found by the study's UID, as a C-FIND would)."""
+    import highdicom as hd
+    from pydicom.sr.codedict import codes
+
+    from pipeline.export import main as export_main
+    from spine.dicomout import write_dicom_outputs
+    from spine.phantom import sample_film
+    from spine.remeasure import measure_result
+    from spine.result import read_result, write_result
+
+    film = sample_film(tmp_path / "film", "AP", seed=12)
+    source = pydicom.dcmread(film)
+    result = measure_result(read_result(film.with_suffix(".json")))
+    preliminary = write_dicom_outputs(result, film, tmp_path / "preliminary", "test models")
+    upper = result.spine.vertebrae[3]
+    corrected = result.with_(spine=result.spine.with_(vertebrae=tuple(
+        v.with_(corners=v.corners + [[0, -4], [0, 4], [0, 0], [0, 0]], edited=True) if v is upper else v
+        for v in result.spine.vertebrae)))
+    path = write_result(measure_result(corrected), tmp_path / "sample_ap.json")
+    argv = [str(path), "--source", str(film), "--dicom-out", str(tmp_path / "out"), "--verified-by", "Reader^Ann",
+            "--predecessor", str(preliminary.sr), "--send", f"ORTHANC@127.0.0.1:{orthanc['port']}"]
+    assert export_main(argv) == 0
+    instances = _instances(orthanc, source.StudyInstanceUID)
+    verified_sr = [i for i in instances if i["tags"]["SOPClassUID"].endswith(".88.33") and i["tags"].get("VerificationFlag") == "VERIFIED"]
+    assert len(verified_sr) == 1 and verified_sr[0]["tags"]["PreliminaryFlag"] == "FINAL"
+    assert sum(i["tags"].get("SeriesNumber") in ("9112", "9113") for i in instances) == 2  # presentation state, segmentation
+    raw = urllib.request.urlopen(f"{orthanc['rest']}/instances/{verified_sr[0]['ID']}/file", timeout=10).read()
+    (tmp_path / "sr.dcm").write_bytes(raw)
+    sr = hd.sr.srread(tmp_path / "sr.dcm")
+    document = json.loads(path.read_text())
+    groups = sr.content.get_image_measurement_groups()
+    major = next(g for g in groups if "(major)" in str(g.tracking_identifier)).get_measurements(name=codes.SCT.CobbAngle)[0]
+    assert float(major.value) == round(document["measurements"]["cobb"][0]["angle_deg"], 1)
+    assert document["verified"]["by"] == "Reader^Ann"

@@ -6,7 +6,9 @@
 
 Each object goes into a new series of the source's study with new UIDs; patient and study attributes are copied
 from the source; the manufacturer and software version name this program. :func:`write_dicom_outputs` writes all
-three for one result.
+three for one result. The program's own result is PRELIMINARY and UNVERIFIED; a result a reader verified goes out in
+series of its own, its SR FINAL, COMPLETE and VERIFIED (the reader as Verifying Observer) and pointing at the
+preliminary SR it replaces (Predecessor Documents), when that one is given.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 
 from pydicom.dataset import Dataset
 
-from spine.dicomout.common import ALGORITHM, GSPS, SEGMENTATION, SERIES_NUMBERS, new_uids, version
+from spine.dicomout.common import ALGORITHM, GSPS, SEGMENTATION, series_of, version
 from spine.result import SpineResult
 
 
@@ -33,15 +35,25 @@ class Written:
     seg: Path
 
 
-def build_sr(result: SpineResult, source: Dataset, models: str, deterministic: bool = False):
+def build_sr(result: SpineResult, source: Dataset, models: str, deterministic: bool = False,
+             predecessor: Dataset | None = None):
     import highdicom as hd
 
     from spine.dicomout.sr import measurement_report
 
     report = measurement_report(result, source, ALGORITHM, version(), models)
-    return hd.sr.ComprehensiveSR(evidence=[source], content=report, manufacturer=ALGORITHM, is_complete=True,
-                                 series_description="spine measurements (spine-measure)", series_number=SERIES_NUMBERS["sr"],
-                                 instance_number=1, **new_uids(source, "sr", deterministic))
+    checked = result.verified is not None
+    sr = hd.sr.ComprehensiveSR(
+        evidence=[source], content=report, manufacturer=ALGORITHM, is_complete=True, instance_number=1,
+        is_final=checked, is_verified=checked,
+        verifying_observer_name=result.verified.by if checked else None,
+        verifying_organization=str(source.get("InstitutionName", "") or "not recorded") if checked else None,
+        previous_versions=[predecessor] if checked and predecessor is not None else None,
+        **series_of(result, "sr", source, deterministic))
+    if checked:  # when the reader checked it, not when this file was written
+        stamp = "".join(c for c in result.verified.at if c.isdigit())[:14]
+        sr.VerifyingObserverSequence[0].VerificationDateTime = stamp + "+0000"
+    return sr
 
 
 def read_source(path: str | Path) -> Dataset:
@@ -56,26 +68,44 @@ def read_source(path: str | Path) -> Dataset:
 
 
 def write_dicom_outputs(result: SpineResult, source_path: str | Path, out: str | Path, models: str,
-                        deterministic: bool = False) -> Written:
+                        deterministic: bool = False, predecessor: str | Path | None = None) -> Written:
     """Write the SR, the presentation state and the segmentation of ``result`` (measured on the DICOM film at
-    ``source_path``) into ``out`` as <film stem>_sr.dcm, _gsps.dcm, _seg.dcm. deterministic: UIDs derived from
-    the film's (:func:`new_uids`)."""
+    ``source_path``) into ``out`` as <film stem>_sr.dcm, _gsps.dcm, _seg.dcm; a verified result's as
+    <film stem>_verified-<time>_sr.dcm, ... (never over an earlier verification), its SR pointing at the
+    ``predecessor`` SR file when given. deterministic: UIDs derived from the film's (:func:`new_uids`)."""
     from spine.dicomout.gsps import build_gsps
     from spine.dicomout.seg import build_seg
     from spine.files import atomic_write_bytes
 
     source = read_source(source_path)
+    previous = read_predecessor(predecessor, source) if predecessor is not None else None
     out = Path(out)
+    stem = Path(source_path).stem
+    if result.verified is not None:
+        stem += "_verified-" + "".join(c for c in result.verified.at if c.isalnum())
     written = {}
     for kind, build in (
-        ("sr", lambda: build_sr(result, source, models, deterministic)),
+        ("sr", lambda: build_sr(result, source, models, deterministic, previous)),
         ("gsps", lambda: build_gsps(result, source, deterministic)),
         ("seg", lambda: build_seg(result, source, deterministic)),
     ):
         dataset = declare_local_codes(complete(build(), source))
-        path = out / f"{Path(source_path).stem}_{kind}.dcm"
+        path = out / f"{stem}_{kind}.dcm"
         written[kind] = atomic_write_bytes(path, _encoded(dataset))
     return Written(**written)
+
+
+def read_predecessor(path: str | Path, source: Dataset) -> Dataset:
+    """The earlier SR a verified one replaces: an SR of the source film's study, else a DicomOutputError."""
+    import pydicom
+
+    try:
+        earlier = pydicom.dcmread(path, stop_before_pixels=True)
+    except (OSError, pydicom.errors.InvalidDicomError) as exc:
+        raise DicomOutputError(f"{path}: not a readable DICOM file ({exc})") from None
+    if earlier.get("Modality") != "SR" or earlier.get("StudyInstanceUID") != source.get("StudyInstanceUID"):
+        raise DicomOutputError(f"{path}: not an SR of the film's study; the verified SR can only replace one of those")
+    return earlier
 
 
 def complete(dataset: Dataset, source: Dataset) -> Dataset:

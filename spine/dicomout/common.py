@@ -6,7 +6,8 @@ from pydicom.dataset import Dataset
 
 ALGORITHM = "spine-measure"
 SEGMENTATION, GSPS = "1.2.840.10008.5.1.4.1.1.66.4", "1.2.840.10008.5.1.4.1.1.11.1"
-SERIES_NUMBERS = {"sr": 9101, "gsps": 9102, "seg": 9103}
+SERIES_NUMBERS = {"sr": 9101, "gsps": 9102, "seg": 9103}  # a verified result's objects: 10 more
+DESCRIPTIONS = {"sr": "spine measurements", "gsps": "spine overlay", "seg": "vertebrae"}
 
 
 def version() -> str:
@@ -27,3 +28,14 @@ def new_uids(source: Dataset, kind: str, deterministic: bool) -> dict:
     seed = [str(source.SOPInstanceUID), ALGORITHM, kind]
     return {"series_instance_uid": generate_uid(entropy_srcs=seed + ["series"]),
             "sop_instance_uid": generate_uid(entropy_srcs=seed + ["instance"])}
+
+
+def series_of(result, kind: str, source: Dataset, deterministic: bool) -> dict:
+    """Series number and description and the UIDs of a new object of ``kind`` ('sr', 'gsps', 'seg') for ``result``:
+    the program's preliminary series, or, for a result a reader verified, a series of its own (number + 10,
+    'verified'); deterministic UIDs also depend on the verification's time, so each verification is new."""
+    checked = result.verified is not None
+    tag = f"{kind}-verified-{result.verified.at}" if checked else kind
+    return {"series_number": SERIES_NUMBERS[kind] + (10 if checked else 0),
+            "series_description": f"{DESCRIPTIONS[kind]}{', verified' if checked else ''} ({ALGORITHM})",
+            **new_uids(source, tag, deterministic)}

@@ -63,7 +63,7 @@ def _cobb_objects(result: SpineResult, cols: int):
 def build_gsps(result: SpineResult, source: Dataset, deterministic: bool = False):
     import highdicom as hd
 
-    from spine.dicomout.common import ALGORITHM, SERIES_NUMBERS, new_uids, version
+    from spine.dicomout.common import ALGORITHM, series_of, version
 
     layers = _layers()
     shapes, labels = _vertebrae_objects(result)
@@ -72,10 +72,10 @@ def build_gsps(result: SpineResult, source: Dataset, deterministic: bool = False
     annotations = [hd.pr.GraphicAnnotation([source], layers[name], graphic_objects=graphics or None, text_objects=text or None)
                    for name, graphics, text in parts if graphics or text]
     return hd.pr.GrayscaleSoftcopyPresentationState(
-        referenced_images=[source], series_number=SERIES_NUMBERS["gsps"], **new_uids(source, "gsps", deterministic),
+        referenced_images=[source], **series_of(result, "gsps", source, deterministic),
         instance_number=1, manufacturer=ALGORITHM, manufacturer_model_name=ALGORITHM, software_versions=version(),
         device_serial_number="0", content_label="SPINE", content_description="spine-measure overlay",
-        graphic_annotations=annotations, graphic_layers=list(layers.values()), series_description="spine overlay (spine-measure)",
+        graphic_annotations=annotations, graphic_layers=list(layers.values()),
         presentation_lut_transformation=presentation_lut(source))
 
 

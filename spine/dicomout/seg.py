@@ -30,7 +30,7 @@ def masks(result: SpineResult, rows: int, cols: int) -> tuple[np.ndarray, list]:
 def build_seg(result: SpineResult, source: Dataset, deterministic: bool = False):
     import highdicom as hd
 
-    from spine.dicomout.common import ALGORITHM, SERIES_NUMBERS, new_uids, version
+    from spine.dicomout.common import ALGORITHM, series_of, version
 
     array, vertebrae = masks(result, int(source.Rows), int(source.Columns))
     if not vertebrae:
@@ -54,14 +54,12 @@ def build_seg(result: SpineResult, source: Dataset, deterministic: bool = False)
         pixel_array=array,
         segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
         segment_descriptions=descriptions,
-        series_number=SERIES_NUMBERS["seg"],
         instance_number=1,
-        **new_uids(source, "seg", deterministic),
+        **series_of(result, "seg", source, deterministic),
         manufacturer=ALGORITHM,
         manufacturer_model_name=ALGORITHM,
         software_versions=version(),
         device_serial_number="0",
-        series_description="vertebrae (spine-measure)",
         content_label="VERTEBRAE",
         content_description="amodal vertebral body outlines",
     )

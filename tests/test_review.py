@@ -9,7 +9,9 @@ import shutil
 import socket
 import threading
 import time
+from pathlib import Path
 
+import pydicom
 import pytest
 
 pytest.importorskip("fastapi")
@@ -143,6 +145,44 @@ def test_save_keeps_the_automatic_result_flags_edits_and_re_renders(client):
     assert {f["stem"]: f for f in c.get("/api/films", **auth()).json()}["first"]["corrected"]
 
 
+def test_verify_saves_who_and_when_settles_the_warnings_and_an_edit_unverifies(client):
+    c, folder = client
+    document = c.get("/api/films/first", **auth()).json()
+    document["vertebrae"][2]["corners"][1][0] += 4.0
+    document["warnings"].append("level names uncertain: check T12-L1")
+    refused = c.post("/api/films/first/verify", content=json.dumps({"by": " ", "document": document}), **auth())
+    assert refused.status_code == 422 and not json.loads((folder / "first.json").read_text()).get("verified")
+    answer = c.post("/api/films/first/verify", content=json.dumps({"by": "Dr Reader", "document": document}), **auth()).json()
+    on_disk = json.loads((folder / "first.json").read_text())
+    assert on_disk == answer["document"] and on_disk["verified"]["by"] == "Dr Reader" and on_disk["warnings"] == []
+    assert "level names uncertain: check T12-L1" in [r["warning"] for r in on_disk["resolved_warnings"]]
+    assert answer["export"] == {"written": [], "sent": None, "error": None}  # no --dicom-out: nothing to write
+    assert {f["stem"]: f for f in c.get("/api/films", **auth()).json()}["first"]["verified"]["by"] == "Dr Reader"
+    on_disk["vertebrae"][3]["corners"][0][0] += 3.0  # corrected again after the check: no longer verified
+    saved = c.put("/api/films/first", content=json.dumps(on_disk), **auth()).json()
+    assert "verified" not in saved and "level names uncertain: check T12-L1" not in saved["warnings"]
+
+
+def test_a_verified_dicom_film_goes_out_beside_its_preliminary_objects(client, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from pipeline.review.app import create_app
+    from pipeline.review.store import Exporter, ResultsFolder
+    from spine.dicomout import write_dicom_outputs
+    from spine.result import read_result
+
+    _, folder = client
+    film = Path(read_result(folder / "first.json").image.path)
+    preliminary = write_dicom_outputs(read_result(folder / "first.json"), film, tmp_path / "dicom" / "first", "m")
+    c = TestClient(create_app(ResultsFolder(folder, exporter=Exporter(tmp_path / "dicom")), TOKEN))
+    document = c.get("/api/films/first", **auth()).json()
+    export = c.post("/api/films/first/verify", content=json.dumps({"by": "Reader^Ann", "document": document}), **auth()).json()["export"]
+    assert export["error"] is None and export["sent"] is None and len(export["written"]) == 3
+    sr = pydicom.dcmread(tmp_path / "dicom" / "first" / next(n for n in export["written"] if n.endswith("_sr.dcm")))
+    assert sr.VerificationFlag == "VERIFIED" and sr.PredecessorDocumentsSequence[0].ReferencedSeriesSequence[0] \
+        .ReferencedSOPSequence[0].ReferencedSOPInstanceUID == pydicom.dcmread(preliminary.sr).SOPInstanceUID
+
+
 def test_a_failed_film_can_be_measured_by_hand(client, results):
     c, folder = client
     truth = json.loads((results / "first.json").read_text())
@@ -239,3 +279,50 @@ def test_the_list_tells_uncertain_from_disputed_names(client):
     assert films["first"]["levels_uncertain"] and not films["first"]["levels_disputed"]
     assert films["second"]["levels_disputed"] and not films["second"]["levels_uncertain"]
     assert 'badge("b-disputed"' in c.get(f"/?token={TOKEN}").text
+
+
+@pytest.mark.browser
+def test_a_reader_verifies_a_film_in_the_page(client):
+    """Type the reader's name, press Verify: the film is saved as checked by them, its warnings settled, and the list
+    and the panel say so."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("no Chromium here (.ci/run installs Debian's chromium)")
+    playwright = pytest.importorskip("playwright.sync_api")
+    import uvicorn
+
+    from pipeline.review.app import create_app
+    from pipeline.review.store import ResultsFolder
+
+    _, folder = client
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(ResultsFolder(folder), TOKEN), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    errors = []
+    try:
+        with playwright.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, args=[
+                "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                "--no-first-run", "--disable-sync", "--disable-quic"])
+            page = browser.new_page(viewport={"width": 1400, "height": 900}, bypass_csp=True)
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.goto(f"http://127.0.0.1:{port}/?token={TOKEN}")
+            page.click(".film[data-stem='second']")
+            page.wait_for_selector("circle.corner")
+            page.click("#verify")  # no name yet: asks for it, saves nothing
+            assert "type your name" in page.inner_text("#status")
+            page.fill("#reader", "Dr Reader")
+            page.click("#verify")
+            page.wait_for_function("document.querySelector('#status').textContent === 'verified'")
+            page.wait_for_selector(".film[data-stem='second'] .b-verified")
+            panel = page.inner_text("#verified-by")
+            browser.close()
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+    saved = json.loads((folder / "second.json").read_text())
+    assert saved["verified"]["by"] == "Dr Reader" and saved["warnings"] == [] and panel.startswith("verified by Dr Reader")
+    assert errors == []

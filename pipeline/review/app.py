@@ -124,6 +124,16 @@ def create_app(store: ResultsFolder, token: str) -> FastAPI:
         saved, version = checked(lambda: store.save(known(stem), document, request.headers.get("if-match")))
         return JSONResponse(saved, headers={"ETag": version})
 
+    @app.post("/api/films/{stem}/verify")
+    async def verify(stem: str, request: Request) -> JSONResponse:
+        body = await document_of(request)
+        reader = " ".join(str(body.get("by", "") if isinstance(body, dict) else "").split())
+        if not reader:
+            raise HTTPException(422, "a verification needs the reader's name ('by')")
+        saved, version, export = checked(lambda: store.verify(known(stem), body.get("document"), reader,
+                                                              request.headers.get("if-match")))
+        return JSONResponse({"document": saved, "export": export}, headers={"ETag": version})
+
     @app.get("/api/compare")
     def compare(earlier: str, later: str) -> JSONResponse:
         a, b = (checked(lambda s=s: store.document(known(s))) for s in (earlier, later))

@@ -4,7 +4,8 @@ Only what the folder holds is ever served or written: a film is named by its *st
 listing found (a result ``<stem>.json`` or a row of ``summary.csv``), never a path from the request. Saving a
 correction writes ``<stem>.json`` atomically, keeps the automatic result beside it as ``<stem>.auto.json`` the
 first time, marks the vertebrae whose corners or level differ from the automatic result ``edited``, and renders
-the overlay and the summary row again.
+the overlay and the summary row again. A save un-verifies; *verifying* saves with the reader's name and time and the
+warnings settled, and (with an :class:`Exporter`) writes the verified DICOM objects and sends them to the PACS.
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
+from spine.dicomnet import Peer, send_files
 from spine.files import atomic_write_json
 from spine.geometry import Spine
 from spine.overlay import write_overlay
 from spine.radiograph import read_radiograph
-from spine.remeasure import measure_result
+from spine.remeasure import measure_result, verified
 from spine.result import (
     SCHEMA,
     ImageInfo,
@@ -37,6 +39,31 @@ from spine.result import (
 )
 from spine.runfolder import AUTO, reviewed
 from spine.summary import FIELDS, Summary, result_row
+
+
+@dataclass(frozen=True)
+class Exporter:
+    """Where a verified result's DICOM objects go: ``dicom_out/<stem>/`` (where ``pipeline.infer --dicom-out`` put
+    the preliminary ones, which the verified SR then replaces), and the PACS ``send`` names, by C-STORE."""
+
+    dicom_out: Path
+    send: Peer | None = None
+    aet: str = "SPINE"
+
+    def export(self, result: SpineResult, film: Path, stem: str) -> dict:
+        from spine.dicomout import DicomOutputError, write_dicom_outputs
+
+        folder = self.dicom_out / stem
+        earlier = sorted((p for p in folder.glob("*_sr.dcm") if "_verified-" not in p.name), key=lambda p: p.stat().st_mtime)
+        try:
+            written = write_dicom_outputs(result, film, folder, (result.model or {}).get("name", "unknown"),
+                                          predecessor=earlier[-1] if earlier else None)
+        except (DicomOutputError, ValueError, OSError) as exc:
+            return {"written": [], "sent": None, "error": " ".join(str(exc).split())[:300]}
+        paths = [written.sr, written.gsps, written.seg]
+        sent = send_files(paths, self.send, self.aet) if self.send is not None else None
+        return {"written": [p.name for p in paths], "sent": sent, "error": None if sent is not False else
+                f"{self.send.aet}@{self.send.host}:{self.send.port} did not take the objects (written, not sent)"}
 
 
 class NotFound(KeyError):
@@ -61,6 +88,7 @@ class ResultsFolder:
 
     folder: Path
     films: Path | None = None
+    exporter: Exporter | None = None
     _saving: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def _summary_rows(self) -> list[dict]:
@@ -107,7 +135,8 @@ class ResultsFolder:
                 "cobb_major_deg": major["angle_deg"] if major else None,
                 "cobb_major_levels": f"{major['upper']}-{major['lower']}" if major else "",
                 "corrected": (self.folder / f"{stem}{AUTO}").exists(), "levels_uncertain": levels_uncertain(result.warnings),
-                "levels_disputed": levels_disputed(result.warnings)}
+                "levels_disputed": levels_disputed(result.warnings),
+                "verified": {"by": result.verified.by, "at": result.verified.at} if result.verified else None}
 
     def _known(self, stem: str) -> dict:
         for entry in self.listing():
@@ -168,12 +197,13 @@ class ResultsFolder:
                 return read_result(path).image
         return None
 
-    def save(self, stem: str, document: dict, if_match: str | None = None) -> tuple[dict, str]:
+    def save(self, stem: str, document: dict, if_match: str | None = None, verified_by: str | None = None) -> tuple[dict, str]:
         """Validate, flag edits, write atomically (keeping the automatic result once), re-render; the saved document
         and its version. ``if_match``: the version the reader loaded; :class:`Changed` when the file is no longer
-        it. The film stays the one the folder records: an ``image.path`` in the document is not taken."""
+        it. The film stays the one the folder records: an ``image.path`` in the document is not taken. A save is
+        unverified unless ``verified_by`` names the reader who checked it (:func:`spine.remeasure.verified`)."""
         self._known(stem)
-        result = measure_result(from_dict(document))
+        result = measure_result(from_dict(document)).with_(verified=None)
         path, auto = self.folder / f"{stem}.json", self.folder / f"{stem}{AUTO}"
         with self._saving:
             if if_match is not None and if_match != version_of(path):
@@ -185,10 +215,20 @@ class ResultsFolder:
                 shutil.copyfile(path, auto)  # the automatic result, the baseline edits are flagged against
             if auto.exists():
                 result = flag_edits(result, read_result(auto))
+            if verified_by is not None:
+                result = verified(result, verified_by)
             atomic_write_json(path, to_dict(result))
             version = version_of(path)
         self._render(stem, result)
         return to_dict(result), version
+
+    def verify(self, stem: str, document: dict, reader: str, if_match: str | None = None) -> tuple[dict, str, dict]:
+        """Save ``document`` verified by ``reader``; then, with an exporter, its DICOM objects written (and sent):
+        the saved document, its version and what became of the export."""
+        saved, version = self.save(stem, document, if_match, verified_by=reader)
+        if self.exporter is None:
+            return saved, version, {"written": [], "sent": None, "error": None}
+        return saved, version, self.exporter.export(from_dict(saved), self.film_path(stem), stem)
 
     def _render(self, stem: str, result: SpineResult) -> None:
         try:

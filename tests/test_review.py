@@ -4,6 +4,7 @@ automatic result kept and edits flagged; and (when Chromium is here) a doctor's 
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 import os
 import shutil
 import socket
@@ -208,6 +209,42 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@contextmanager
+def _page(folder, errors: list | None = None):
+    """A Chromium page logged in to a review server over ``folder`` (skips without Chromium); console errors go to
+    ``errors``."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("no Chromium here (.ci/run installs Debian's chromium)")
+    playwright = pytest.importorskip("playwright.sync_api")
+    import uvicorn
+
+    from pipeline.review.app import create_app
+    from pipeline.review.store import ResultsFolder
+
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(ResultsFolder(folder), TOKEN), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    try:
+        with playwright.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, args=[
+                "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                "--no-first-run", "--disable-sync", "--disable-quic"])
+            # bypass_csp: Playwright's wait_for_function evaluates its predicate, which the page's CSP forbids
+            page = browser.new_page(viewport={"width": 1400, "height": 900}, bypass_csp=True)
+            if errors is not None:
+                page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.goto(f"http://127.0.0.1:{port}/?token={TOKEN}")
+            yield page
+            browser.close()
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
 @pytest.mark.browser
 def test_doctor_drags_a_corner_sees_the_cobb_change_and_saves(client, tmp_path):
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -285,44 +322,53 @@ def test_the_list_tells_uncertain_from_disputed_names(client):
 def test_a_reader_verifies_a_film_in_the_page(client):
     """Type the reader's name, press Verify: the film is saved as checked by them, its warnings settled, and the list
     and the panel say so."""
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        pytest.skip("no Chromium here (.ci/run installs Debian's chromium)")
-    playwright = pytest.importorskip("playwright.sync_api")
-    import uvicorn
-
-    from pipeline.review.app import create_app
-    from pipeline.review.store import ResultsFolder
-
     _, folder = client
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(ResultsFolder(folder), TOKEN), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
     errors = []
-    try:
-        with playwright.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, args=[
-                "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                "--no-first-run", "--disable-sync", "--disable-quic"])
-            page = browser.new_page(viewport={"width": 1400, "height": 900}, bypass_csp=True)
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.goto(f"http://127.0.0.1:{port}/?token={TOKEN}")
-            page.click(".film[data-stem='second']")
-            page.wait_for_selector("circle.corner")
-            page.click("#verify")  # no name yet: asks for it, saves nothing
-            assert "type your name" in page.inner_text("#status")
-            page.fill("#reader", "Dr Reader")
-            page.click("#verify")
-            page.wait_for_function("document.querySelector('#status').textContent === 'verified'")
-            page.wait_for_selector(".film[data-stem='second'] .b-verified")
-            panel = page.inner_text("#verified-by")
-            browser.close()
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with _page(folder, errors) as page:
+        page.click(".film[data-stem='second']")
+        page.wait_for_selector("circle.corner")
+        page.click("#verify")  # no name yet: asks for it, saves nothing
+        assert "type your name" in page.inner_text("#status")
+        page.fill("#reader", "Dr Reader")
+        page.click("#verify")
+        page.wait_for_function("document.querySelector('#status').textContent === 'verified'")
+        page.wait_for_selector(".film[data-stem='second'] .b-verified")
+        panel = page.inner_text("#verified-by")
     saved = json.loads((folder / "second.json").read_text())
     assert saved["verified"]["by"] == "Dr Reader" and saved["warnings"] == [] and panel.startswith("verified by Dr Reader")
+    assert errors == []
+
+
+@pytest.mark.browser
+def test_a_chain_named_one_off_from_the_middle_down_is_repaired_in_three_actions(client):
+    """From T9 down every name one level too high (T8 twice, L5 missing): select the second T8, 'from here down: one
+    lower', Save. A shift that would leave C1-S1 or name two vertebrae alike is refused with a message; undo
+    restores."""
+    _, folder = client
+    document = json.loads((folder / "first.json").read_text())
+    truth = [v["level"] for v in document["vertebrae"]]
+    assert truth[:2] == ["T1", "T2"] and truth[-1] == "L5"
+    for v in document["vertebrae"][8:]:
+        v["level"] = truth[truth.index(v["level"]) - 1]
+    (folder / "first.json").write_text(json.dumps(document))
+    errors = []
+    with _page(folder, errors) as page:
+        page.click(".film[data-stem='first']")
+        page.wait_for_selector("circle.corner")
+        page.click("text.level[data-v='8']")  # action 1: the second T8
+        page.click("#down-above")  # the wrong half: the first T8 and this one would both become T9
+        assert "two vertebrae would be T9" in page.inner_text("#status")
+        page.click("#down-below")  # action 2
+        page.wait_for_function("document.querySelector('#status').textContent.includes('renamed')")
+        page.click("#save")  # action 3
+        page.wait_for_function("document.querySelector('#status').textContent === 'saved'")
+        page.click(f"text.level[data-v='{len(truth) - 1}']")  # L5, the last: one lower is S1, again would leave the run
+        page.click("#down-below")
+        page.wait_for_function("document.querySelector('#status').textContent.includes('renamed')")
+        page.click("#down-below")
+        assert "beyond S1" in page.inner_text("#status")
+        page.keyboard.press("Control+z")
+        levels = page.evaluate("doc.vertebrae.map(v => v.level)")
+    saved = json.loads((folder / "first.json").read_text())
+    assert [v["level"] for v in saved["vertebrae"]] == truth and levels == truth
     assert errors == []

@@ -1,16 +1,22 @@
 """What every tool that measures films shares: the model set loaded with one clear line when it cannot be, and one
 film measured (the pure core: no files written). ``pipeline.infer`` (folders of films), ``pipeline.node`` (a DICOM
-node) and ``pipeline.evaluate`` (annotated films) run it.
+node) and ``pipeline.evaluate`` (annotated films) run it, and so can any program (``from pipeline import
+measure_film``): a film given as a path, the file's bytes, an array or a :class:`spine.radiograph.Radiograph`.
 """
 
 from __future__ import annotations
 
+import tempfile
+from dataclasses import replace
+from functools import lru_cache
 from pathlib import Path
+
+import numpy as np
 
 from pipeline.modelset import ModelSet
 from spine.inputs import printable
 from spine.measures import MeasureOptions
-from spine.radiograph import Radiograph
+from spine.radiograph import Radiograph, normalise_image, read_radiograph
 from spine.remeasure import measure_result
 from spine.result import ImageInfo, SpineResult
 from spine.stopwatch import NO_CLOCK
@@ -23,10 +29,16 @@ def is_note(message: str) -> bool:
     return message.startswith(NOTES[0]) or NOTES[1] in message
 
 
-def measure_film(film: Radiograph, models: ModelSet, view: str | None = None, anterior: str | None = None,
-                 clock=NO_CLOCK) -> SpineResult:
-    """One film -> its spine geometry and measurements (the pure core: no files written); ``clock`` times the steps
-    (:class:`spine.stopwatch.Stopwatch`: detect, priors, levels, reframe, segment, corners, measure)."""
+def measure_film(film: Radiograph | str | Path | bytes | np.ndarray, models: ModelSet | None = None, view: str | None = None,
+                 anterior: str | None = None, clock=NO_CLOCK, spacing_mm: tuple[float, float] | None = None) -> SpineResult:
+    """One film -> its spine geometry and measurements (nothing written). ``film``: a DICOM/PNG/JPG path, the file's
+    bytes, an (H, W) grey array (8-bit, or any range: stretched) or a :class:`Radiograph`; ``models``: a loaded
+    :class:`ModelSet` (default: the shipped set, loaded once); ``view`` 'AP', 'PA' or 'LAT' (default: the file's, else
+    AP); ``anterior`` 'left' or 'right' on lateral films; ``spacing_mm`` (row, col) for an array or to override the
+    file's; ``clock`` times the steps (:class:`spine.stopwatch.Stopwatch`). A file that is not a film raises
+    :class:`spine.radiograph.RadiographError` with one line."""
+    film = as_radiograph(film, spacing_mm)
+    models = models if models is not None else shipped_models()
     given = view or film.view
     view = (given or models.options.default_view).upper()
     messages = ([] if given else [f"view not given: assumed {view}"]) + list(film.warnings)
@@ -46,6 +58,30 @@ def measure_film(film: Radiograph, models: ModelSet, view: str | None = None, an
     spine = spine.with_(vertebrae=vertebrae, anterior=image.anterior)
     with clock("measure"):
         return measure_result(SpineResult(image, spine, {}, warnings, models.provenance, notes), MeasureOptions())
+
+
+def as_radiograph(film, spacing_mm: tuple[float, float] | None = None) -> Radiograph:
+    """A :class:`Radiograph` of a path, bytes, array or Radiograph, with ``spacing_mm`` when given."""
+    if isinstance(film, (str, Path)):
+        film = read_radiograph(film)
+    elif isinstance(film, (bytes, bytearray)):
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "film"
+            path.write_bytes(film)
+            film = replace(read_radiograph(path), path="<bytes>")
+    elif isinstance(film, np.ndarray):
+        if film.ndim != 2 or min(film.shape) < 32:
+            raise ValueError(f"a film array must be grey (H, W) and at least 32 px each way, got shape {film.shape}")
+        film = Radiograph(normalise_image(film), "<array>")
+    if spacing_mm is not None:
+        film = replace(film, spacing_mm=tuple(map(float, spacing_mm)), spacing_source="given")
+    return film
+
+
+@lru_cache(maxsize=1)
+def shipped_models() -> ModelSet:
+    """The shipped model set, loaded once per process."""
+    return ModelSet.load()
 
 
 class UsageError(ValueError):

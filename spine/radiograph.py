@@ -150,7 +150,7 @@ def _read_image(path: Path) -> Radiograph:
         raise RadiographError(path, f"not a readable image or DICOM file ({type(exc).__name__}: {exc})") from None
     if array.size == 0 or array.ndim != 2:
         raise RadiographError(path, f"image has no usable pixels (shape {array.shape})")
-    return Radiograph(pixels=_normalise_image(array), path=str(path))
+    return Radiograph(pixels=normalise_image(array), path=str(path))
 
 
 def _grey_array(img) -> np.ndarray:
@@ -159,7 +159,8 @@ def _grey_array(img) -> np.ndarray:
     return np.asarray(img.convert("L"))
 
 
-def _normalise_image(array: np.ndarray) -> np.ndarray:
+def normalise_image(array: np.ndarray) -> np.ndarray:
+    """Grey pixels in [0, 1]: 8-bit divided by 255, anything else stretched from its min to its max."""
     if array.dtype == np.uint8:
         return (array.astype(np.float32) / 255.0)
     return _stretch(array.astype(np.float64))

@@ -372,3 +372,41 @@ def test_a_chain_named_one_off_from_the_middle_down_is_repaired_in_three_actions
     saved = json.loads((folder / "first.json").read_text())
     assert [v["level"] for v in saved["vertebrae"]] == truth and levels == truth
     assert errors == []
+
+
+@pytest.mark.browser
+def test_a_film_opens_from_its_address_and_the_keyboard_and_view_controls_work(client):
+    """``?film=STEM`` opens that film; n / p step through the list; Backspace asks before deleting; the view and the
+    side a lateral film faces are set in the page and re-measure at once (a kyphosis changes sign with the side)."""
+    _, folder = client
+    errors = []
+    with _page(folder, errors) as page:
+        page.goto(page.url.split("?")[0] + f"?token={TOKEN}&film=second")
+        page.wait_for_selector(".film.active[data-stem='second']")
+        page.wait_for_selector("circle.corner")
+        assert page.evaluate("location.search") == "?film=second"
+        page.keyboard.press("p")
+        page.wait_for_selector(".film.active[data-stem='first']")
+        count = page.evaluate("doc.vertebrae.length")
+        page.click("text.level[data-v='3']")
+        page.once("dialog", lambda dialog: dialog.dismiss())
+        page.keyboard.press("Backspace")  # asked, declined: kept
+        assert page.evaluate("doc.vertebrae.length") == count
+        page.keyboard.press("?")
+        assert page.is_visible("#help")
+        page.keyboard.press("Escape")
+        page.select_option("#view-select", "LAT")
+        page.wait_for_function("doc.measurements.view === 'LAT' && doc.measurements.thoracic_kyphosis_deg !== undefined")
+        page.select_option("#anterior-select", "left")
+        page.wait_for_function("doc.measurements.anterior === 'left'")
+        left = page.evaluate("doc.measurements.thoracic_kyphosis_deg")
+        page.select_option("#anterior-select", "right")
+        page.wait_for_function("doc.measurements.anterior === 'right'")
+        right = page.evaluate("doc.measurements.thoracic_kyphosis_deg")
+        assert page.is_visible("#facing-row")
+        page.keyboard.press("Control+z")
+        page.keyboard.press("Control+z")
+        page.keyboard.press("Control+z")
+        page.wait_for_function("doc.image.view === 'AP'")
+    assert left is not None and right == pytest.approx(-left, abs=1e-6) and left != 0
+    assert errors == []

@@ -22,6 +22,7 @@ import hmac
 import json
 import secrets
 from importlib import resources
+from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
@@ -89,8 +90,9 @@ def create_app(store: ResultsFolder, token: str) -> FastAPI:
 
     @app.get("/", response_class=HTMLResponse)
     def page(request: Request) -> Response:
-        if "token" in request.query_params:  # the token leaves the address bar for a cookie
-            response = RedirectResponse("/", status_code=303)
+        if "token" in request.query_params:  # the token leaves the address bar for a cookie (a ?film= stays)
+            film = request.query_params.get("film")
+            response = RedirectResponse("/" + (f"?film={quote(film, safe='')}" if film else ""), status_code=303)
             response.set_cookie(COOKIE, token, httponly=True, samesite="strict", path="/")
             return response
         nonce = secrets.token_urlsafe(16)

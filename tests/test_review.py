@@ -4,12 +4,12 @@ automatic result kept and edits flagged; and (when Chromium is here) a doctor's 
 from __future__ import annotations
 
 import json
-from contextlib import contextmanager
 import os
 import shutil
 import socket
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pydicom
@@ -247,52 +247,26 @@ def _page(folder, errors: list | None = None):
 
 @pytest.mark.browser
 def test_doctor_drags_a_corner_sees_the_cobb_change_and_saves(client, tmp_path):
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        pytest.skip("no Chromium here (.ci/run installs Debian's chromium)")
-    playwright = pytest.importorskip("playwright.sync_api")
-    import uvicorn
-
-    from pipeline.review.app import create_app
-    from pipeline.review.store import ResultsFolder
-
     _, folder = client
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(ResultsFolder(folder), TOKEN), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    try:
-        with playwright.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, args=[
-                "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                "--no-first-run", "--disable-sync", "--disable-quic"])
-            # bypass_csp: Playwright's wait_for_function evaluates its predicate, which the page's CSP forbids
-            page = browser.new_page(viewport={"width": 1400, "height": 900}, bypass_csp=True)
-            page.goto(f"http://127.0.0.1:{port}/?token={TOKEN}")
-            page.click(".film[data-stem='first']")
-            page.wait_for_selector("circle.corner")
-            before = page.inner_text("#cobb-major")
-            document = json.loads((folder / "first.json").read_text())
-            upper = document["measurements"]["cobb"][0]["upper_index"]
-            corner = page.locator(f"circle.corner[data-v='{upper}'][data-c='1']")
-            box = corner.bounding_box()
-            x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-            page.mouse.move(x, y)
-            page.mouse.down()
-            page.mouse.move(x, y - 6, steps=3)
-            page.mouse.move(x, y - 12, steps=3)
-            page.mouse.up()
-            page.wait_for_function(f"document.querySelector('#cobb-major').textContent !== {json.dumps(before)}")
-            after = page.inner_text("#cobb-major")
-            page.screenshot(path=str(tmp_path / "review.png"))
-            page.click("#save")
-            page.wait_for_function("document.querySelector('#status').textContent === 'saved'")
-            browser.close()
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with _page(folder) as page:
+        page.click(".film[data-stem='first']")
+        page.wait_for_selector("circle.corner")
+        before = page.inner_text("#cobb-major")
+        document = json.loads((folder / "first.json").read_text())
+        upper = document["measurements"]["cobb"][0]["upper_index"]
+        corner = page.locator(f"circle.corner[data-v='{upper}'][data-c='1']")
+        box = corner.bounding_box()
+        x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        page.mouse.move(x, y)
+        page.mouse.down()
+        page.mouse.move(x, y - 6, steps=3)
+        page.mouse.move(x, y - 12, steps=3)
+        page.mouse.up()
+        page.wait_for_function(f"document.querySelector('#cobb-major').textContent !== {json.dumps(before)}")
+        after = page.inner_text("#cobb-major")
+        page.screenshot(path=str(tmp_path / "review.png"))
+        page.click("#save")
+        page.wait_for_function("document.querySelector('#status').textContent === 'saved'")
     assert after != before
     saved = json.loads((folder / "first.json").read_text())
     moved = saved["vertebrae"][upper]

@@ -229,3 +229,17 @@ def test_aasce_protocol_reproduces_the_organisers_angles(aasce_root):
         angles, _ = aasce_cobb(ann.spine.corners_array(), height)
         worst = max(worst, float(np.abs(np.asarray(angles) - truth[ann.name]).max()))
     assert worst < 0.01
+
+
+def test_an_inferred_vertebra_its_neighbours_do_not_bear_out_is_flagged_on_its_own():
+    quads = [quad(100, 100 + 30 * k, 40, 22) for k in range(3)]
+    squeezed = quad(100, 165, 40, 7)  # a third of its neighbours' height, inferred between T2 and T3
+    spine = spine_of(["T1", "T2", "T3", "T4"], [quads[0], quads[1], squeezed, quad(100, 190, 40, 22)])
+    spine = spine.with_(vertebrae=tuple(v.with_(inferred=(k == 2)) for k, v in enumerate(spine.vertebrae)))
+    warnings = measure_spine(spine)[1]
+    assert any(w.startswith("T3 (inferred): 0.3 times its neighbours' height") for w in warnings)
+    plain = spine.with_(vertebrae=tuple(v.with_(inferred=False) for v in spine.vertebrae))
+    assert not any("(inferred)" in w for w in measure_spine(plain)[1])  # found by the detector: not this warning
+    overlapping = spine_of(["T1", "T2", "T3"], [quads[0], quad(100, 108, 40, 22), quads[2]])
+    overlapping = overlapping.with_(vertebrae=tuple(v.with_(inferred=(k == 1)) for k, v in enumerate(overlapping.vertebrae)))
+    assert any(w.startswith("T2 (inferred): overlaps") for w in measure_spine(overlapping)[1])

@@ -34,6 +34,25 @@ def usable_vertebrae(spine: Spine) -> tuple[list[Vertebra], list[str]]:
     return keep, warnings
 
 
+def implausible_inferred(vertebrae: list[Vertebra]) -> list[str]:
+    """A warning for each inferred vertebra (placed where the detector saw none) whose shape its neighbours do not
+    bear out: under half or over 1.8 times their height, or overlapping one of them by more than a third of its own
+    height (``vertebrae`` in anatomical order)."""
+    warnings = []
+    for k, v in enumerate(vertebrae):
+        neighbours = vertebrae[max(0, k - 1) : k] + vertebrae[k + 1 : k + 2]
+        if not v.inferred or not neighbours:
+            continue
+        height, around = v.box.height, float(np.median([n.box.height for n in neighbours]))
+        overlaps = [n for n in neighbours if min(v.box.y2, n.box.y2) - max(v.box.y1, n.box.y1) > height / 3]
+        name = v.level or f"#{k + 1}"
+        if height < 0.5 * around or height > 1.8 * around:
+            warnings.append(f"{name} (inferred): {height / around:.1f} times its neighbours' height; check it")
+        elif overlaps:
+            warnings.append(f"{name} (inferred): overlaps {overlaps[0].level or 'its neighbour'}; check it")
+    return warnings
+
+
 def adjacent(upper: str | None, lower: str | None) -> bool:
     """True when no level lies between ``upper`` and ``lower`` (an absent T13 or L6 does not count); unlabelled: True."""
     if upper is None or lower is None:
@@ -143,7 +162,7 @@ def measure_spine(spine: Spine, image_height: float | None = None, opts: Measure
     """
     spine, warnings = anatomical_order(spine)
     vertebrae, unusable = usable_vertebrae(spine)
-    warnings += unusable
+    warnings += unusable + implausible_inferred(list(spine.vertebrae))
     lateral = spine.view == "LAT"
     if lateral and spine.anterior is None:
         side, evidence = sagittal.infer_anterior(spine)

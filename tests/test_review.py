@@ -261,8 +261,11 @@ def test_doctor_drags_a_corner_sees_the_cobb_change_and_saves(client, tmp_path):
         page.mouse.down()
         page.mouse.move(x, y - 6, steps=3)
         page.mouse.move(x, y - 12, steps=3)
-        page.mouse.up()
+        # the panel follows the drag, before the corner is let go
         page.wait_for_function(f"document.querySelector('#cobb-major').textContent !== {json.dumps(before)}")
+        page.mouse.move(x, y - 12)
+        page.mouse.up()
+        page.wait_for_function("!measuring")
         after = page.inner_text("#cobb-major")
         page.screenshot(path=str(tmp_path / "review.png"))
         page.click("#save")

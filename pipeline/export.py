@@ -40,9 +40,8 @@ def export(result_path: Path, source: Path, out: Path, reader: str | None, prede
     with the verification and the settled warnings) and return their paths."""
     from spine.dicomout import write_dicom_outputs
 
-    result = measure_result(read_result(result_path))
-    if reader:
-        result = verified(result, reader)
+    result = read_result(result_path)
+    result = verified(result, reader) if reader else measure_result(result)  # verifying re-measures too
     if len(result.spine) == 0:
         raise ValueError("the result holds no vertebra: nothing to export")
     written = write_dicom_outputs(result, source, out, result.model.get("name", "unknown") if result.model else "unknown",

@@ -17,7 +17,7 @@ from spine.offline import configure  # noqa: E402
 
 configure()  # offline switches before anything imports ultralytics
 
-pytest_plugins = ["helpers.hardening"]  # the hardening tests' module-scoped `models` and `film` fixtures
+pytest_plugins = ["helpers.hardening", "helpers.review"]  # the hardening tests' `models` and `film`; the review tests' `results`, `client`
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -1,15 +1,9 @@
 """The review app: every API route, the token, traversal attempts, invalid documents, atomic saves with the
-automatic result kept and edits flagged; and (when Chromium is here) a doctor's drag-measure-save in a browser."""
+automatic result kept and edits flagged, verifying and its DICOM export (the page in a browser: test_review_browser)."""
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import socket
-import threading
-import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import pydicom
@@ -17,49 +11,8 @@ import pytest
 
 pytest.importorskip("fastapi")
 
-from spine.phantom import sample_film  # noqa: E402
 
-TOKEN = "test-token-123"
-
-
-@pytest.fixture(scope="module")
-def results(tmp_path_factory):
-    """A results folder: a phantom measured from its true geometry (a stand-in for a pipeline.infer result), a
-    film that failed, and a second phantom of the same patient to compare."""
-    from spine.remeasure import measure_result
-    from spine.result import read_result, write_result
-    from spine.summary import FIELDS, Summary, other_row, result_row
-
-    root = tmp_path_factory.mktemp("review")
-    films, out = root / "films", root / "out"
-    out.mkdir()
-    with Summary(out, FIELDS) as summary:
-        for name, seed in (("first", 3), ("second", 4)):
-            film = sample_film(films / name, "AP", seed=seed)
-            result = measure_result(read_result(film.with_suffix(".json")))
-            result = result.with_(image=result.image.__class__(**{**result.image.__dict__, "path": str(film)}))
-            write_result(result, out / f"{name}.json")
-            summary.write(result_row(film, result, name))
-        broken = films / "broken.dcm"
-        shutil.copy(films / "first" / "sample_ap.dcm", broken)
-        summary.write(other_row(broken, "error", f"{broken}: failed (no spine)", "broken"))
-    return out
-
-
-@pytest.fixture()
-def client(results, tmp_path):
-    from fastapi.testclient import TestClient
-
-    from pipeline.review.app import create_app
-    from pipeline.review.store import ResultsFolder
-
-    folder = tmp_path / "out"
-    shutil.copytree(results, folder)
-    return TestClient(create_app(ResultsFolder(folder), TOKEN)), folder
-
-
-def auth(**extra):
-    return {"headers": {"Authorization": f"Bearer {TOKEN}"}, **extra}
+from helpers.review import TOKEN, auth  # noqa: E402  (and its fixtures: results, client)
 
 
 def test_every_route_needs_the_token(client):
@@ -203,83 +156,6 @@ def test_compare_flags_changes_of_5_degrees(client):
     assert c.get("/api/compare?earlier=first&later=../x", **auth()).status_code == 404
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def _page(folder, errors: list | None = None):
-    """A Chromium page logged in to a review server over ``folder`` (skips without Chromium); console errors go to
-    ``errors``."""
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        pytest.skip("no Chromium here (.ci/run installs Debian's chromium)")
-    playwright = pytest.importorskip("playwright.sync_api")
-    import uvicorn
-
-    from pipeline.review.app import create_app
-    from pipeline.review.store import ResultsFolder
-
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(ResultsFolder(folder), TOKEN), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    try:
-        with playwright.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, args=[
-                "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                "--no-first-run", "--disable-sync", "--disable-quic"])
-            # bypass_csp: Playwright's wait_for_function evaluates its predicate, which the page's CSP forbids
-            page = browser.new_page(viewport={"width": 1400, "height": 900}, bypass_csp=True)
-            if errors is not None:
-                page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.goto(f"http://127.0.0.1:{port}/?token={TOKEN}")
-            yield page
-            browser.close()
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
-@pytest.mark.browser
-def test_doctor_drags_a_corner_sees_the_cobb_change_and_saves(client, tmp_path):
-    _, folder = client
-    with _page(folder) as page:
-        page.click(".film[data-stem='first']")
-        page.wait_for_selector("circle.corner")
-        before = page.inner_text("#cobb-major")
-        document = json.loads((folder / "first.json").read_text())
-        upper = document["measurements"]["cobb"][0]["upper_index"]
-        corner = page.locator(f"circle.corner[data-v='{upper}'][data-c='1']")
-        box = corner.bounding_box()
-        x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-        page.mouse.move(x, y)
-        page.mouse.down()
-        page.mouse.move(x, y - 6, steps=3)
-        page.mouse.move(x, y - 12, steps=3)
-        # the panel follows the drag, before the corner is let go
-        page.wait_for_function(f"document.querySelector('#cobb-major').textContent !== {json.dumps(before)}")
-        page.mouse.move(x, y - 12)
-        page.mouse.up()
-        page.wait_for_function("!measuring")
-        after = page.inner_text("#cobb-major")
-        page.screenshot(path=str(tmp_path / "review.png"))
-        page.click("#save")
-        page.wait_for_function("document.querySelector('#status').textContent === 'saved'")
-    assert after != before
-    saved = json.loads((folder / "first.json").read_text())
-    moved = saved["vertebrae"][upper]
-    assert moved.get("edited") and moved["corners"][1][1] < document["vertebrae"][upper]["corners"][1][1] - 3
-    assert (folder / "first.auto.json").exists()
-    assert abs(saved["measurements"]["cobb"][0]["angle_deg"] - float(after.rstrip("\u00b0"))) < 0.06
-    if os.environ.get("REVIEW_SCREENSHOT"):  # how docs/review_example.png is made
-        shutil.copy(tmp_path / "review.png", os.environ["REVIEW_SCREENSHOT"])
-
-
 def test_the_list_tells_uncertain_from_disputed_names(client):
     """A film whose names the identifier was unsure of, and one whose names only the count disputes, are listed
     apart (the page shows each its own badge)."""
@@ -293,97 +169,3 @@ def test_the_list_tells_uncertain_from_disputed_names(client):
     assert films["first"]["levels_uncertain"] and not films["first"]["levels_disputed"]
     assert films["second"]["levels_disputed"] and not films["second"]["levels_uncertain"]
     assert 'badge("b-disputed"' in c.get(f"/?token={TOKEN}").text
-
-
-@pytest.mark.browser
-def test_a_reader_verifies_a_film_in_the_page(client):
-    """Type the reader's name, press Verify: the film is saved as checked by them, its warnings settled, and the list
-    and the panel say so."""
-    _, folder = client
-    errors = []
-    with _page(folder, errors) as page:
-        page.click(".film[data-stem='second']")
-        page.wait_for_selector("circle.corner")
-        page.click("#verify")  # no name yet: asks for it, saves nothing
-        assert "type your name" in page.inner_text("#status")
-        page.fill("#reader", "Dr Reader")
-        page.click("#verify")
-        page.wait_for_function("document.querySelector('#status').textContent === 'verified'")
-        page.wait_for_selector(".film[data-stem='second'] .b-verified")
-        panel = page.inner_text("#verified-by")
-    saved = json.loads((folder / "second.json").read_text())
-    assert saved["verified"]["by"] == "Dr Reader" and saved["warnings"] == [] and panel.startswith("verified by Dr Reader")
-    assert errors == []
-
-
-@pytest.mark.browser
-def test_a_chain_named_one_off_from_the_middle_down_is_repaired_in_three_actions(client):
-    """From T9 down every name one level too high (T8 twice, L5 missing): select the second T8, 'from here down: one
-    lower', Save. A shift that would leave C1-S1 or name two vertebrae alike is refused with a message; undo
-    restores."""
-    _, folder = client
-    document = json.loads((folder / "first.json").read_text())
-    truth = [v["level"] for v in document["vertebrae"]]
-    assert truth[:2] == ["T1", "T2"] and truth[-1] == "L5"
-    for v in document["vertebrae"][8:]:
-        v["level"] = truth[truth.index(v["level"]) - 1]
-    (folder / "first.json").write_text(json.dumps(document))
-    errors = []
-    with _page(folder, errors) as page:
-        page.click(".film[data-stem='first']")
-        page.wait_for_selector("circle.corner")
-        page.click("text.level[data-v='8']")  # action 1: the second T8
-        page.click("#down-above")  # the wrong half: the first T8 and this one would both become T9
-        assert "two vertebrae would be T9" in page.inner_text("#status")
-        page.click("#down-below")  # action 2
-        page.wait_for_function("document.querySelector('#status').textContent.includes('renamed')")
-        page.click("#save")  # action 3
-        page.wait_for_function("document.querySelector('#status').textContent === 'saved'")
-        page.click(f"text.level[data-v='{len(truth) - 1}']")  # L5, the last: one lower is S1, again would leave the run
-        page.click("#down-below")
-        page.wait_for_function("document.querySelector('#status').textContent.includes('renamed')")
-        page.click("#down-below")
-        assert "beyond S1" in page.inner_text("#status")
-        page.keyboard.press("Control+z")
-        levels = page.evaluate("doc.vertebrae.map(v => v.level)")
-    saved = json.loads((folder / "first.json").read_text())
-    assert [v["level"] for v in saved["vertebrae"]] == truth and levels == truth
-    assert errors == []
-
-
-@pytest.mark.browser
-def test_a_film_opens_from_its_address_and_the_keyboard_and_view_controls_work(client):
-    """``?film=STEM`` opens that film; n / p step through the list; Backspace asks before deleting; the view and the
-    side a lateral film faces are set in the page and re-measure at once (a kyphosis changes sign with the side)."""
-    _, folder = client
-    errors = []
-    with _page(folder, errors) as page:
-        page.goto(page.url.split("?")[0] + f"?token={TOKEN}&film=second")
-        page.wait_for_selector(".film.active[data-stem='second']")
-        page.wait_for_selector("circle.corner")
-        assert page.evaluate("location.search") == "?film=second"
-        page.keyboard.press("p")
-        page.wait_for_selector(".film.active[data-stem='first']")
-        count = page.evaluate("doc.vertebrae.length")
-        page.click("text.level[data-v='3']")
-        page.once("dialog", lambda dialog: dialog.dismiss())
-        page.keyboard.press("Backspace")  # asked, declined: kept
-        assert page.evaluate("doc.vertebrae.length") == count
-        page.keyboard.press("?")
-        assert page.is_visible("#help")
-        page.keyboard.press("Escape")
-        page.select_option("#view-select", "LAT")
-        page.wait_for_function("doc.measurements.view === 'LAT' && doc.measurements.thoracic_kyphosis_deg !== undefined")
-        page.select_option("#anterior-select", "left")
-        page.wait_for_function("doc.measurements.anterior === 'left'")
-        left = page.evaluate("doc.measurements.thoracic_kyphosis_deg")
-        page.select_option("#anterior-select", "right")
-        page.wait_for_function("doc.measurements.anterior === 'right'")
-        right = page.evaluate("doc.measurements.thoracic_kyphosis_deg")
-        assert page.is_visible("#facing-row")
-        page.keyboard.press("Control+z")
-        page.keyboard.press("Control+z")
-        page.keyboard.press("Control+z")
-        page.wait_for_function("doc.image.view === 'AP'")
-    assert left is not None and right == pytest.approx(-left, abs=1e-6) and left != 0
-    assert errors == []

@@ -13,7 +13,7 @@ import pytest
 
 pytest.importorskip("fastapi")
 
-from test_review import TOKEN, _free_port, auth, client, results  # noqa: E402,F401 - the shared fixtures
+from helpers.review import TOKEN, auth, free_port  # noqa: E402  (and the shared fixtures: results, client)
 
 
 def test_a_save_over_a_file_changed_since_loading_is_refused_with_409(client):  # noqa: F811
@@ -107,7 +107,7 @@ def test_markup_in_a_result_never_runs_in_the_page(client):  # noqa: F811
     hostile["measurements"]["cobb"][0]["region"] = payload
     hostile["warnings"].append(payload)
     (folder / "first.json").write_text(json.dumps(hostile))
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(ResultsFolder(folder), TOKEN), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
